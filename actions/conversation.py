@@ -1,0 +1,106 @@
+"""Small talk, referrals to the physician, the emergency answer and the fallback."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import settings
+from actions.replies import (
+    CONTENT,
+    exercise_buttons,
+    followup_buttons,
+    latest_intent,
+    send,
+    session_events,
+    topic_button,
+)
+
+FALLBACK_INTENT = "nlu_fallback"
+# How many topics a fallback offers as buttons.
+FALLBACK_CHOICES = 3
+
+
+class ActionSmallTalk(Action):
+    """Greetings, thanks, yes/no and "are you a bot": one text per intent."""
+
+    def name(self) -> Text:
+        return "action_smalltalk"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        intent = latest_intent(tracker)
+        buttons = []
+        if intent == "affirm":
+            current = CONTENT.topic(tracker.get_slot("topic"))
+            buttons = followup_buttons(current) if current else exercise_buttons()
+        send(dispatcher, tracker, CONTENT.text(intent), buttons)
+        return []
+
+
+class ActionReferPhysician(Action):
+    """Medication, diagnosis and anything outside the remit: refer, never advise."""
+
+    def name(self) -> Text:
+        return "action_refer_physician"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        send(dispatcher, tracker, CONTENT.text(latest_intent(tracker)))
+        return []
+
+
+class ActionEmergency(Action):
+    """Red flags: stop, call the emergency number (from the deployment's settings)."""
+
+    def name(self) -> Text:
+        return "action_emergency"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        text = CONTENT.text("emergency", emergency_number=settings.get("EMERGENCY_NUMBER"))
+        # The emergency answer always comes first; the disclaimer, if due, follows it.
+        send(dispatcher, tracker, text, disclaimer_first=False)
+        return []
+
+
+class ActionFallback(Action):
+    """Not understood: offer the closest topics; twice in a row, point to a person."""
+
+    def name(self) -> Text:
+        return "action_fallback"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        # The user event keeps the whole message; the parse data holds the NLU's shortened copy.
+        text = next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "user"), "")
+        if not text.strip():
+            key = "empty_message"
+        elif len(text) > int(settings.get("MAX_MESSAGE_CHARS")):
+            key = "long_message"
+        elif self._fallbacks_in_a_row(tracker) >= 2:
+            key = "fallback_repeated"
+        else:
+            key = "fallback"
+        send(dispatcher, tracker, CONTENT.text(key), self._closest_topics(tracker))
+        return []
+
+    @staticmethod
+    def _fallbacks_in_a_row(tracker: Tracker) -> int:
+        count = 0
+        for event in reversed(session_events(tracker)):
+            if event.get("event") != "user":
+                continue
+            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != FALLBACK_INTENT:
+                break
+            count += 1
+        return count
+
+    @staticmethod
+    def _closest_topics(tracker: Tracker) -> List[Dict[str, str]]:
+        """Topics of the intents ranked highest for the message, else the exercise types."""
+        buttons = []
+        for ranked in tracker.latest_message.get("intent_ranking") or []:
+            topic = CONTENT.topic_for_intent(ranked.get("name"))
+            if topic is not None:
+                buttons.append(topic_button(topic))
+            if len(buttons) == FALLBACK_CHOICES:
+                break
+        return buttons or exercise_buttons()[:FALLBACK_CHOICES]

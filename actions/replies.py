@@ -1,0 +1,92 @@
+"""What every action shares: the content, reading the tracker, and sending a reply.
+
+Actions hold no answer text: they pick texts from the content module and send them through
+``send``, which adds the disclaimer to the first reply of a conversation.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterable, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import content
+from content import EXERCISE, SYMPTOM, Topic
+
+CONTENT = content.load()
+
+Button = Dict[str, str]
+
+
+def payload(intent: str, **entities: str) -> str:
+    """A button payload that Rasa parses without NLU: /intent{"entity": "value"}."""
+    return f"/{intent}{json.dumps(entities)}" if entities else f"/{intent}"
+
+
+def topic_button(topic: Topic, **entities: str) -> Button:
+    return {"title": topic.title, "payload": payload(topic.intent, **entities)}
+
+
+def followup_buttons(topic: Topic) -> List[Button]:
+    """Buttons for the three follow-up questions, carrying the topic so they work statelessly."""
+    entities = {topic.kind: topic.id} if topic.kind in (EXERCISE, SYMPTOM) else {}
+    return [{"title": label, "payload": payload(intent, **entities)} for intent, (_, label) in CONTENT.followups.items()]
+
+
+def exercise_buttons(**entities: str) -> List[Button]:
+    return [topic_button(t, **entities) for t in CONTENT.topics_of_kind(EXERCISE)]
+
+
+def with_sources(text: str, source_ids: Iterable[str]) -> str:
+    cited = CONTENT.short_citations(source_ids)
+    return f"{text} {CONTENT.text('sources', sources=cited)}" if cited else text
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def entity_topics(tracker: Tracker, kind: str) -> List[Topic]:
+    """Distinct content topics of one kind named in the latest message, in order of mention."""
+    topics: List[Topic] = []
+    for entity in tracker.latest_message.get("entities") or []:
+        topic = CONTENT.topic(entity.get("value")) if entity.get("entity") == kind else None
+        if topic is not None and topic.kind == kind and topic not in topics:
+            topics.append(topic)
+    return topics
+
+
+def named_topic(tracker: Tracker, kind: str) -> Optional[Topic]:
+    """The one topic of this kind the message names, if it names exactly one."""
+    topics = entity_topics(tracker, kind)
+    return topics[0] if len(topics) == 1 else None
+
+
+def session_events(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The events of the current conversation session."""
+    events = tracker.events or []
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "session_started":
+            return events[index + 1 :]
+    return events
+
+
+def first_reply_of_session(tracker: Tracker) -> bool:
+    return not any(event.get("event") == "bot" for event in session_events(tracker))
+
+
+def send(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    text: str,
+    buttons: Optional[List[Button]] = None,
+    disclaimer_first: bool = True,
+) -> None:
+    """Send one answer; the first reply of a session also carries the disclaimer."""
+    disclaimer = first_reply_of_session(tracker)
+    if disclaimer and disclaimer_first:
+        dispatcher.utter_message(text=CONTENT.text("disclaimer"))
+    dispatcher.utter_message(text=text, buttons=buttons or [])
+    if disclaimer and not disclaimer_first:
+        dispatcher.utter_message(text=CONTENT.text("disclaimer"))

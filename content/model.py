@@ -1,0 +1,150 @@
+"""Typed view of the content module, built and validated by ``content.loader``."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+EXERCISE = "exercise"
+SYMPTOM = "symptom"
+INFO = "info"
+KINDS = (EXERCISE, SYMPTOM, INFO)
+
+# The facets every exercise and symptom topic has, in the order an answer walks through them.
+FACETS = ("summary", "benefits", "how_to_start", "how_much", "precautions", "at_home")
+# Information topics need only a summary; the general exercise overview answers the rest.
+REQUIRED_FACETS = {EXERCISE: FACETS, SYMPTOM: FACETS, INFO: ("summary",)}
+OVERVIEW_TOPIC = "overview"
+
+
+class ContentError(ValueError):
+    """Content that cannot be used; the message names the file and the field."""
+
+    def __init__(self, path: str, field_name: str, problem: str) -> None:
+        super().__init__(f"{path}: {field_name}: {problem}")
+        self.path = path
+        self.field = field_name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    short: str
+    citation: str
+
+
+@dataclass(frozen=True)
+class Facet:
+    text: str
+    sources: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    exercise: str
+    why: str
+    sources: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    kind: str
+    title: str
+    intent: str
+    synonyms: Tuple[str, ...]
+    facets: Dict[str, Facet]
+    recommended_exercises: Tuple[Recommendation, ...] = ()
+    path: str = ""
+
+    def facet(self, name: str) -> Optional[Facet]:
+        return self.facets.get(name)
+
+
+@dataclass(frozen=True)
+class Response:
+    text: str
+    sources: Tuple[str, ...] = ()
+
+
+@dataclass
+class Content:
+    sources: Dict[str, Source]
+    topics: Dict[str, Topic]
+    responses: Dict[str, Response]
+    # follow-up intent -> the facet it asks for, and the label of its button
+    followups: Dict[str, Tuple[str, str]]
+    _by_intent: Dict[str, Topic] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_intent = {topic.intent: topic for topic in self.topics.values()}
+
+    def topic(self, topic_id: Optional[str]) -> Optional[Topic]:
+        return self.topics.get(topic_id) if topic_id else None
+
+    def topic_for_intent(self, intent: Optional[str]) -> Optional[Topic]:
+        return self._by_intent.get(intent) if intent else None
+
+    def topics_of_kind(self, kind: str) -> List[Topic]:
+        return [t for t in self.topics.values() if t.kind == kind]
+
+    @property
+    def overview(self) -> Topic:
+        return self.topics[OVERVIEW_TOPIC]
+
+    def text(self, key: str, **values: str) -> str:
+        return self.responses[key].text.format(**values)
+
+    def short_citations(self, source_ids: Iterable[str]) -> str:
+        seen: List[str] = []
+        for source_id in source_ids:
+            short = self.sources[source_id].short
+            if short not in seen:
+                seen.append(short)
+        return "; ".join(seen)
+
+    def vocabulary(self) -> List[Tuple[str, str, str]]:
+        """(entity label, topic id, phrase) for every synonym and title: the NLU vocabulary."""
+        rows = []
+        for topic in self.topics.values():
+            if topic.kind == INFO:
+                continue  # recognised by intent only
+            for phrase in (topic.title.lower(),) + topic.synonyms:
+                rows.append((topic.kind, topic.id, phrase))
+        return rows
+
+    def intents(self) -> List[str]:
+        """Every intent the content answers: topics, follow-ups and conversational responses."""
+        return sorted(
+            set(self._by_intent) | set(self.followups) | {k for k in self.responses if k in INTENT_RESPONSES}
+        )
+
+
+# Intents answered by one text of responses.yml (keyed by the intent's name).
+INTENT_RESPONSES = (
+    "greet",
+    "goodbye",
+    "thanks",
+    "affirm",
+    "deny",
+    "bot_challenge",
+    "request_medical_advice",
+    "out_of_scope",
+    "emergency",
+)
+# Other texts the actions need.
+TEXT_RESPONSES = (
+    "disclaimer",
+    "answer_more",
+    "ask_topic",
+    "general_followup",
+    "fallback",
+    "fallback_repeated",
+    "empty_message",
+    "long_message",
+    "exercise_for_symptom",
+    "exercise_not_recommended",
+    "symptom_recommends",
+    "sources",
+)
+REQUIRED_RESPONSES = INTENT_RESPONSES + TEXT_RESPONSES

@@ -1,0 +1,220 @@
+"""Custom Rasa NLU graph components built on the project's spaCy pipeline."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.nlu.utils.spacy_utils import SpacyNLP
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+import settings
+
+# The entity labels the content vocabulary produces (content topic kinds).
+CONTENT_LABELS = ("exercise", "symptom")
+# Control characters other than tab and newline: noise from binary or pasted input.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class InputGuard(GraphComponent):
+    """First in the pipeline: makes any input safe for the components after it.
+
+    A missing text becomes empty, control characters are removed, and a text longer than
+    `max_characters` is cut for understanding (spaCy refuses texts over a million characters).
+    Only the NLU's copy changes: the tracker keeps what the user sent, and the fallback action
+    tells the user when a message was empty or too long.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"max_characters": int(settings.get("MAX_MESSAGE_CHARS"))}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._max = int(config["max_characters"])
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "InputGuard":
+        return cls({**cls.get_default_config(), **config})
+
+    def clean(self, text: Optional[Text]) -> Text:
+        return CONTROL_CHARACTERS.sub(" ", text or "")[: self._max]
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if TEXT in message.data:
+                message.set(TEXT, self.clean(message.get(TEXT)))
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class ContentEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """`exercise` and `symptom` entities whose value is the content topic id.
+
+    Reads the spaCy doc that `SpacyNLP` already made for the message (no second parse): the
+    pipeline's entity ruler has matched the content vocabulary on lemmas, and each match carries
+    its topic id, so "swimming" and "hydrotherapy" both give `exercise: aquatic`.
+    """
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"labels": list(CONTENT_LABELS)}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._labels = set(config["labels"])
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ContentEntityExtractor":
+        return cls({**cls.get_default_config(), **config})
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            found = [
+                {
+                    "entity": ent.label_,
+                    "value": ent.ent_id_,
+                    "start": ent.start_char,
+                    "end": ent.end_char,
+                    "confidence_entity": 1.0,
+                }
+                for ent in doc.ents
+                if ent.label_ in self._labels and ent.ent_id_
+            ]
+            if found:
+                message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
+    """Sparse features saying which content topics a message names, via the spaCy entity ruler.
+
+    "weights", "dumbbells" and "theraband" all become the feature `strength`, so the intent
+    classifier learns topics rather than each word: a synonym that never occurs in the training
+    data still points to its topic. The topic list is fixed at training time and saved with the
+    model, so a model keeps working when the content grows until it is retrained.
+    """
+
+    FILE = "topics.json"
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP, Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**SparseFeaturizer.get_default_config()}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        topics: Optional[List[Text]] = None,
+    ) -> None:
+        SparseFeaturizer.__init__(self, execution_context.node_name, config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self._topics = topics or []
+        self._index = {topic: i for i, topic in enumerate(self._topics)}
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to configure."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ContentTopicFeaturizer":
+        return cls({**cls.get_default_config(), **config}, model_storage, resource, execution_context)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "ContentTopicFeaturizer":
+        with model_storage.read_from(resource) as directory:
+            topics = json.loads((directory / cls.FILE).read_text(encoding="utf-8"))
+        return cls({**cls.get_default_config(), **config}, model_storage, resource, execution_context, topics)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        topics = set()
+        for example in training_data.training_examples:
+            topics.update(topic for topic, _, _ in self._topic_spans(example))
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / self.FILE).write_text(json.dumps(sorted(topics)), encoding="utf-8")
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            tokens = message.get(TOKENS_NAMES[TEXT])
+            if not tokens or not self._topics:
+                continue
+            sequence = np.zeros((len(tokens), len(self._topics)))
+            for topic, start, end in self._topic_spans(message):
+                column = self._index.get(topic)
+                if column is None:
+                    continue
+                for row, token in enumerate(tokens):
+                    if token.start < end and token.end > start:
+                        sequence[row, column] = 1.0
+            sentence = sequence.max(axis=0, keepdims=True)
+            self.add_features_to_message(
+                scipy.sparse.coo_matrix(sequence), scipy.sparse.coo_matrix(sentence), TEXT, message
+            )
+        return messages
+
+    @staticmethod
+    def _topic_spans(message: Message) -> List[Tuple[Text, int, int]]:
+        doc = message.get(SPACY_DOCS[TEXT])
+        if doc is None:
+            return []
+        return [(ent.ent_id_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in CONTENT_LABELS and ent.ent_id_]

@@ -1,0 +1,70 @@
+"""Build the project's spaCy pipeline from the content module's vocabulary.
+
+The pipeline is a blank English tokenizer, a lookup lemmatizer (tables from spacy-lookups-data,
+saved into the pipeline so that loading it needs nothing else) and an entity ruler whose
+patterns are made from every topic's title and synonyms. Each pattern carries the topic id, so
+"swimming", "pool" and "hydrotherapy" all come out as an ``exercise`` entity with id ``aquatic``.
+
+    python -m nlp.pipeline [OUTPUT_DIR]      (default: nlp/model)
+
+Rasa loads the result by path (``SpacyNLP`` with ``model: nlp/model`` in config.yml).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import spacy
+from spacy.language import Language
+
+import content
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "model"
+PIPELINE_NAME = "ms_physio"
+
+
+def create(content_data: Optional[content.Content] = None) -> Language:
+    """A new, initialised pipeline for the given (default: installed) content."""
+    content_data = content_data or content.load()
+    nlp = spacy.blank("en")
+    nlp.meta["name"] = PIPELINE_NAME
+    nlp.meta["description"] = "Tokenizer, lookup lemmatizer and content entity ruler for the MS physiotherapy assistant"
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    # Loads the English lookup table from spacy-lookups-data into the pipeline.
+    nlp.initialize()
+    vocabulary = patterns(nlp, content_data)
+    ruler = nlp.add_pipe("entity_ruler", config={"validate": True, "overwrite_ents": True})
+    ruler.add_patterns(vocabulary)
+    return nlp
+
+
+def patterns(nlp: Language, content_data: content.Content) -> List[Dict]:
+    """One lemma-based token pattern per vocabulary phrase, labelled with kind and topic id.
+
+    Matching on lemmas makes "stretches", "stretching" and "stretch" the same phrase; the phrase
+    itself is lemmatised by the same pipeline, so patterns and messages always agree.
+    """
+    result = []
+    seen = set()
+    for label, topic_id, phrase in content_data.vocabulary():
+        doc = nlp(phrase.lower())
+        lemmas = tuple(token.lemma_.lower() for token in doc)
+        key = (label, lemmas)
+        if key in seen:
+            continue
+        seen.add(key)
+        result.append({"label": label, "id": topic_id, "pattern": [{"LEMMA": lemma} for lemma in lemmas]})
+    return result
+
+
+def build(output: Path = DEFAULT_OUTPUT) -> Path:
+    nlp = create()
+    output.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(output)
+    return output
+
+
+if __name__ == "__main__":
+    target = build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUTPUT)
+    print(f"spaCy pipeline written to {target}")

@@ -1,0 +1,57 @@
+"""Deployment settings: the environment, a `.env` file, then these defaults (python-dotenv).
+
+`.env.example` documents every variable. Nothing secret has a default.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, Optional
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+
+DEFAULTS: Dict[str, str] = {
+    # Rasa server
+    "RASA_HOST": "127.0.0.1",
+    "RASA_PORT": "5005",
+    "RASA_API_TOKEN": "",  # set it to enable Rasa's HTTP API (token required); empty: API off
+    "RASA_CORS_ORIGINS": "*",
+    "RASA_MODEL_DIR": "models",
+    "RASA_LOG_DIR": "logs",
+    # action server
+    "ACTION_HOST": "127.0.0.1",
+    "ACTION_PORT": "5055",
+    "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
+    # tracker store (Rasa's SQLTrackerStore: SQLite file by default, PostgreSQL by configuration)
+    "TRACKER_DIALECT": "sqlite",
+    "TRACKER_DB": "tracker.db",
+    "TRACKER_HOST": "",  # host or host:port of the database server; empty for SQLite
+    "TRACKER_USER": "",
+    "TRACKER_PASSWORD": "",
+    # longer messages are cut to this many characters for understanding (the tracker keeps all)
+    "MAX_MESSAGE_CHARS": "2000",
+    # safety answers: localise for the deployment's country
+    "EMERGENCY_NUMBER": "112",
+}
+
+
+def load_env(env_file: Optional[Path] = None) -> Dict[str, str]:
+    """Load `.env` (never overriding the real environment) and fill in the defaults.
+
+    Returns the effective settings and exports them, so that `${VAR}` in endpoints.yml and
+    credentials.yml always resolves for the Rasa processes started from here.
+    """
+    load_dotenv(env_file or ROOT / ".env", override=False)
+    values = {name: os.environ.get(name, default) for name, default in DEFAULTS.items()}
+    os.environ.update(values)
+    return values
+
+
+def get(name: str) -> str:
+    """One setting: the environment (with `.env` loaded at import), else its default."""
+    return os.environ.get(name, DEFAULTS.get(name, ""))
+
+
+load_dotenv(ROOT / ".env", override=False)

@@ -1,0 +1,232 @@
+"""Every custom action, run as the action server runs it (rasa_sdk Tracker and CollectingDispatcher)."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions.answers import (
+    ActionAnswerExercise,
+    ActionAnswerFollowup,
+    ActionAnswerInfo,
+    ActionAnswerSymptom,
+)
+from actions.conversation import ActionEmergency, ActionFallback, ActionReferPhysician, ActionSmallTalk
+from conftest import bot_event, button_payloads, button_titles, make_tracker, run_action, texts, user_event
+
+DISCLAIMER_WORDS = "not medical advice"
+EARLIER_TURN = [user_event("hello", "greet"), bot_event("Hello!")]
+
+
+def test_first_answer_of_a_session_carries_the_disclaimer_once(content_data):
+    first, _ = run_action(ActionAnswerExercise(), make_tracker("tell me about yoga", "ask_flexibility_training"))
+    later, _ = run_action(
+        ActionAnswerExercise(), make_tracker("tell me about yoga", "ask_flexibility_training", history=EARLIER_TURN)
+    )
+    assert texts(first).count(DISCLAIMER_WORDS) == 1
+    assert first[0]["text"] == content_data.text("disclaimer")
+    assert DISCLAIMER_WORDS not in texts(later)
+
+
+def test_a_new_session_shows_the_disclaimer_again():
+    history = EARLIER_TURN + [{"event": "session_started"}]
+    messages, _ = run_action(ActionSmallTalk(), make_tracker("hi", "greet", history=history))
+    assert DISCLAIMER_WORDS in texts(messages)
+
+
+@pytest.mark.parametrize(
+    "intent,topic_id",
+    [
+        ("ask_aerobic_training", "aerobic"),
+        ("ask_strength_training", "strength"),
+        ("ask_flexibility_training", "flexibility"),
+        ("ask_balance_training", "balance_training"),
+        ("ask_motor_imagery", "motor_imagery"),
+        ("ask_hippotherapy", "hippotherapy"),
+        ("ask_aquatic_exercise", "aquatic"),
+    ],
+)
+def test_exercise_answer_comes_from_the_content_and_sets_the_topic(content_data, intent, topic_id):
+    topic = content_data.topics[topic_id]
+    messages, events = run_action(ActionAnswerExercise(), make_tracker("question", intent, history=EARLIER_TURN))
+    answer = texts(messages)
+    assert topic.facets["summary"].text in answer
+    assert topic.facets["benefits"].text in answer
+    assert "Sources:" in answer
+    assert events == [SlotSet("topic", topic_id)]
+    # ends with the follow-up questions as buttons, which carry the topic
+    assert button_titles(messages) == ["How much?", "Is it safe?", "At home?"]
+    assert all(f'"exercise": "{topic_id}"' in p for p in button_payloads(messages))
+
+
+def test_an_exercise_entity_decides_the_topic_over_the_intent(content_data):
+    tracker = make_tracker("what about horse riding", "ask_aquatic_exercise", {"exercise": "hippotherapy"})
+    messages, events = run_action(ActionAnswerExercise(), tracker)
+    assert content_data.topics["hippotherapy"].facets["summary"].text in texts(messages)
+    assert events == [SlotSet("topic", "hippotherapy")]
+
+
+def test_symptom_answer_lists_the_recommended_exercises_as_buttons(content_data):
+    fatigue = content_data.topics["fatigue"]
+    messages, events = run_action(
+        ActionAnswerSymptom(), make_tracker("I'm always exhausted", "symptom_fatigue", history=EARLIER_TURN)
+    )
+    recommended = [content_data.topics[r.exercise].title for r in fatigue.recommended_exercises]
+    assert fatigue.facets["summary"].text in texts(messages)
+    assert button_titles(messages)[: len(recommended)] == recommended
+    # a recommended exercise button asks about that exercise for this symptom
+    assert '"symptom": "fatigue"' in button_payloads(messages)[0]
+    assert events == [SlotSet("topic", "fatigue")]
+
+
+def test_swimming_for_fatigue_answers_that_pair(content_data):
+    tracker = make_tracker(
+        "can swimming help my fatigue?", "symptom_fatigue", {"exercise": "aquatic", "symptom": "fatigue"}
+    )
+    messages, events = run_action(ActionAnswerSymptom(), tracker)
+    why = next(r.why for r in content_data.topics["fatigue"].recommended_exercises if r.exercise == "aquatic")
+    assert why in texts(messages)
+    assert "aquatic exercise" in texts(messages)
+    # follow-ups then refer to the exercise
+    assert events == [SlotSet("topic", "aquatic")]
+
+
+def test_the_same_pair_is_answered_when_the_classifier_picked_the_exercise(content_data):
+    tracker = make_tracker("swimming for fatigue", "ask_aquatic_exercise", {"exercise": "aquatic", "symptom": "fatigue"})
+    messages, _ = run_action(ActionAnswerExercise(), tracker)
+    why = next(r.why for r in content_data.topics["fatigue"].recommended_exercises if r.exercise == "aquatic")
+    assert why in texts(messages)
+
+
+def test_an_exercise_not_recommended_for_a_symptom_says_so_and_names_the_alternatives(content_data):
+    symptom = next(
+        t for t in content_data.topics_of_kind("symptom")
+        if "hippotherapy" not in {r.exercise for r in t.recommended_exercises}
+    )
+    tracker = make_tracker("horse riding for it?", symptom.intent, {"exercise": "hippotherapy", "symptom": symptom.id})
+    messages, _ = run_action(ActionAnswerSymptom(), tracker)
+    answer = texts(messages)
+    assert "don't list" in answer
+    for recommendation in symptom.recommended_exercises:
+        assert content_data.topics[recommendation.exercise].title in answer
+
+
+@pytest.mark.parametrize(
+    "intent,facet",
+    [("ask_exercise_amount", "how_much"), ("ask_exercise_safety", "precautions"), ("ask_home_exercise", "at_home")],
+)
+def test_follow_up_uses_the_current_topic(content_data, intent, facet):
+    tracker = make_tracker("and that?", intent, slots={"topic": "aquatic"}, history=EARLIER_TURN)
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.topics["aquatic"].facets[facet].text in texts(messages)
+    assert events == [SlotSet("topic", "aquatic")]
+    # the other two follow-ups are offered next
+    assert len(button_titles(messages)) == 2
+
+
+def test_follow_up_naming_a_topic_answers_for_that_topic(content_data):
+    tracker = make_tracker("is yoga safe?", "ask_exercise_safety", {"exercise": "flexibility"}, slots={"topic": "aquatic"})
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.topics["flexibility"].facets["precautions"].text in texts(messages)
+    assert events == [SlotSet("topic", "flexibility")]
+
+
+def test_follow_up_on_a_symptom_topic(content_data):
+    tracker = make_tracker("how much should I do?", "ask_exercise_amount", slots={"topic": "fatigue"})
+    messages, _ = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.topics["fatigue"].facets["how_much"].text in texts(messages)
+
+
+def test_follow_up_without_a_topic_asks_which_one_with_buttons(content_data):
+    messages, events = run_action(ActionAnswerFollowup(), make_tracker("is it safe?", "ask_exercise_safety"))
+    assert content_data.text("ask_topic") in texts(messages)
+    payloads = button_payloads(messages)
+    assert len(payloads) == len(content_data.topics_of_kind("exercise"))
+    assert all(p.startswith('/ask_exercise_safety{"exercise": ') for p in payloads)
+    assert events == []
+
+
+def test_follow_up_on_an_information_topic_without_that_facet_gives_the_general_advice(content_data):
+    info = next(t for t in content_data.topics_of_kind("info") if "how_much" not in t.facets)
+    tracker = make_tracker("how often?", "ask_exercise_amount", slots={"topic": info.id})
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.text("general_followup") in texts(messages)
+    assert content_data.overview.facets["how_much"].text in texts(messages)
+    assert events == [SlotSet("topic", "overview")]
+
+
+@pytest.mark.parametrize("intent", ["ask_physiotherapy", "ask_ms", "ask_exercise_overview", "ask_find_physiotherapist"])
+def test_information_answers(content_data, intent):
+    topic = content_data.topic_for_intent(intent)
+    messages, events = run_action(ActionAnswerInfo(), make_tracker("question", intent))
+    assert topic.facets["summary"].text in texts(messages)
+    assert events == [SlotSet("topic", topic.id)]
+    assert button_titles(messages)
+
+
+def test_overview_offers_every_exercise_type(content_data):
+    messages, _ = run_action(ActionAnswerInfo(), make_tracker("which exercises?", "ask_exercise_overview"))
+    assert button_titles(messages) == [t.title for t in content_data.topics_of_kind("exercise")]
+
+
+@pytest.mark.parametrize("intent", ["request_medical_advice", "out_of_scope"])
+def test_referrals_send_to_the_physician_and_give_no_advice(content_data, intent):
+    messages, events = run_action(ActionReferPhysician(), make_tracker("how much ocrevus should I take", intent))
+    answer = texts(messages)
+    assert content_data.text(intent) in answer
+    assert "physician" in answer or "neurologist" in answer
+    assert events == []
+
+
+def test_medical_advice_referral_names_neurologist_nurse_and_pharmacist():
+    messages, _ = run_action(ActionReferPhysician(), make_tracker("can I stop my steroids?", "request_medical_advice"))
+    for who in ("neurologist", "MS nurse", "pharmacist"):
+        assert who in texts(messages)
+
+
+def test_emergency_answer_uses_the_configured_number_and_comes_first(monkeypatch):
+    monkeypatch.setenv("EMERGENCY_NUMBER", "999")
+    messages, _ = run_action(ActionEmergency(), make_tracker("chest pain", "emergency"))
+    assert "999" in messages[0]["text"]
+    assert "Stop any exercise" in messages[0]["text"]
+    # the disclaimer, due on a first reply, follows the emergency answer
+    assert DISCLAIMER_WORDS in messages[1]["text"]
+
+
+@pytest.mark.parametrize("intent", ["greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"])
+def test_small_talk(content_data, intent):
+    messages, _ = run_action(ActionSmallTalk(), make_tracker("...", intent, history=EARLIER_TURN))
+    assert texts(messages) == content_data.text(intent)
+
+
+def test_affirm_offers_the_follow_ups_of_the_current_topic():
+    messages, _ = run_action(ActionSmallTalk(), make_tracker("yes", "affirm", slots={"topic": "aquatic"}))
+    assert button_titles(messages) == ["How much?", "Is it safe?", "At home?"]
+
+
+def test_fallback_offers_the_closest_topics(content_data):
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "symptom_tremor", "confidence": 0.3},
+        {"name": "greet", "confidence": 0.1},
+        {"name": "ask_aquatic_exercise", "confidence": 0.05},
+        {"name": "symptom_pain", "confidence": 0.03},
+        {"name": "ask_motor_imagery", "confidence": 0.01},
+    ]
+    tracker = make_tracker("shaky wobbles?", "nlu_fallback", ranking=ranking, history=EARLIER_TURN)
+    messages, _ = run_action(ActionFallback(), tracker)
+    assert texts(messages) == content_data.text("fallback")
+    assert button_titles(messages) == ["Tremor", "Aquatic exercise", "Pain"]
+
+
+def test_second_fallback_in_a_row_points_to_a_person(content_data):
+    history = EARLIER_TURN + [user_event("xyzzy", "nlu_fallback"), bot_event("I'm not sure I understood.")]
+    messages, _ = run_action(ActionFallback(), make_tracker("plugh", "nlu_fallback", history=history))
+    answer = texts(messages)
+    assert answer == content_data.text("fallback_repeated")
+    assert "physiotherapist or MS nurse" in answer
+
+
+def test_a_fallback_after_an_understood_message_is_a_first_fallback(content_data):
+    history = [user_event("xyzzy", "nlu_fallback"), bot_event("?"), user_event("yoga", "ask_flexibility_training")]
+    messages, _ = run_action(ActionFallback(), make_tracker("plugh", "nlu_fallback", history=history))
+    assert texts(messages) == content_data.text("fallback")

@@ -1,0 +1,200 @@
+"""End to end: start the real action server and Rasa server (`scripts/run.py`) and talk over REST."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from conftest import ROOT
+
+EMERGENCY_NUMBER = "000-TEST-112"
+API_TOKEN = "e2e-test-token"
+START_TIMEOUT = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(url: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None, timeout: float = 60):
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Assistant:
+    def __init__(self, rasa_url: str, tracker_db: Path) -> None:
+        self.url = rasa_url
+        self.tracker_db = tracker_db
+
+    def send(self, sender: str, message: Any) -> List[Dict[str, Any]]:
+        body = json.dumps({"sender": sender, "message": message}).encode()
+        status, data = http(f"{self.url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+        assert status == 200, data
+        return json.loads(data)
+
+    def say(self, sender: str, message: Any) -> str:
+        return "\n".join(reply.get("text", "") for reply in self.send(sender, message))
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    """`make run`'s launcher on free ports, a fresh SQLite tracker store and a test token."""
+    work = tmp_path_factory.mktemp("e2e")
+    rasa_port, action_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        RASA_PORT=str(rasa_port),
+        ACTION_PORT=str(action_port),
+        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
+        TRACKER_DB=str(work / "tracker.db"),
+        RASA_LOG_DIR=str(work / "logs"),
+        RASA_API_TOKEN=API_TOKEN,
+        EMERGENCY_NUMBER=EMERGENCY_NUMBER,
+    )
+    log = open(work / "run.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{rasa_port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the assistant exited during start-up: {(work / 'run.log').read_text()[-3000:]}")
+            try:
+                if http(f"{url}/", timeout=2)[0] == 200 and http(f"http://127.0.0.1:{action_port}/health", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the assistant did not start in time")
+            time.sleep(1)
+        yield Assistant(url, work / "tracker.db")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_a_conversation_with_follow_ups_in_context(assistant, content_data):
+    first = assistant.send("patient-1", "Hello")
+    assert first[0]["text"] == content_data.text("disclaimer")
+    assert content_data.text("greet") in first[1]["text"]
+
+    answer = assistant.send("patient-1", "Tell me about swimming")
+    assert content_data.topics["aquatic"].facets["summary"].text in answer[0]["text"]
+    assert [b["title"] for b in answer[0]["buttons"]] == ["How much?", "Is it safe?", "At home?"]
+    assert "not medical advice" not in answer[0]["text"]  # only once per conversation
+
+    safety = assistant.say("patient-1", "Is it safe for me?")
+    assert content_data.topics["aquatic"].facets["precautions"].text in safety
+
+    # a button press: the payload carries the topic
+    amount = assistant.say("patient-1", '/ask_exercise_amount{"exercise": "aquatic"}')
+    assert content_data.topics["aquatic"].facets["how_much"].text in amount
+
+
+def test_exercise_for_symptom_pair(assistant, content_data):
+    why = next(r.why for r in content_data.topics["fatigue"].recommended_exercises if r.exercise == "aquatic")
+    assert why in assistant.say("patient-2", "Can swimming help my fatigue?")
+
+
+def test_topic_switch_then_follow_up_uses_the_new_topic(assistant, content_data):
+    assistant.say("patient-3", "what is hippotherapy?")
+    assistant.say("patient-3", "I'm exhausted all the time")
+    assert content_data.topics["fatigue"].facets["at_home"].text in assistant.say(
+        "patient-3", "can I do it at home?"
+    )
+
+
+def test_medical_advice_is_referred(assistant, content_data):
+    reply = assistant.say("patient-4", "How much baclofen should I take?")
+    assert content_data.text("request_medical_advice") in reply
+
+
+def test_emergency_answer_carries_the_configured_number(assistant):
+    assistant.say("patient-5", "tell me about yoga")
+    reply = assistant.say("patient-5", "I have crushing chest pain and can't breathe")
+    assert EMERGENCY_NUMBER in reply
+    # the next message continues normally
+    assert "yoga" in assistant.say("patient-5", "what is yoga good for?").lower()
+
+
+@pytest.mark.parametrize(
+    "message,expected_key",
+    [
+        ("", "empty_message"),
+        ("   ", "empty_message"),
+        ("x" * 200_000, "long_message"),
+    ],
+    ids=["empty", "blank", "huge"],
+)
+def test_empty_and_huge_messages_get_a_clear_answer(assistant, content_data, message, expected_key):
+    assert content_data.text(expected_key) in assistant.say(f"bad-{expected_key}-{len(message)}", message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,  # no text at all
+        "\x00\x01\x02\ufffd\x7f binary \x1b[31m",
+        "<script>alert('x')</script><b>bold</b>",
+        "¿Puedo nadar si tengo esclerosis múltiple? Me canso mucho.",
+        "ﾟ･✿ヾ╲(｡◕‿◕｡)╱✿･ﾟ",
+    ],
+    ids=["no-text", "binary", "markup", "spanish", "emoji"],
+)
+def test_bad_input_gets_an_answer_and_loses_nothing(assistant, message):
+    sender = f"bad-{abs(hash(message))}"
+    replies = assistant.send(sender, message)
+    assert replies and all(r.get("text") for r in replies)
+    # markup is never interpreted or echoed back as markup
+    assert all("<script>" not in r["text"] for r in replies)
+    # the conversation goes on
+    assert "aquatic" in json.dumps(assistant.send(sender, "tell me about swimming")).lower()
+
+
+def test_the_tracker_store_keeps_every_message_in_order(assistant):
+    sender = "patient-store"
+    messages = ["hi", "tell me about tai chi", "how often should I do it?", "thanks"]
+    for message in messages:
+        assistant.send(sender, message)
+    with sqlite3.connect(assistant.tracker_db) as db:
+        rows = db.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
+        ).fetchall()
+    user_texts = [json.loads(data)["text"] for kind, data in rows if kind == "user"]
+    assert user_texts == messages
+    # every user message is followed by at least one bot answer
+    kinds = [kind for kind, _ in rows if kind in ("user", "bot")]
+    assert all(kinds[i + 1] == "bot" for i, kind in enumerate(kinds) if kind == "user")
+
+
+def test_the_http_api_requires_the_token(assistant):
+    body = json.dumps({"text": "can swimming help my fatigue?"}).encode()
+    headers = {"Content-Type": "application/json"}
+    assert http(f"{assistant.url}/model/parse", body, headers)[0] == 401
+    status, data = http(f"{assistant.url}/model/parse?token={API_TOKEN}", body, headers)
+    assert status == 200
+    entities = {(e["entity"], e["value"]) for e in json.loads(data)["entities"]}
+    assert entities == {("exercise", "aquatic"), ("symptom", "fatigue")}

@@ -1,0 +1,106 @@
+"""The project's spaCy pipeline and the trained NLU model that loads it by path."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+import spacy
+import yaml
+
+import content
+from conftest import ROOT
+from content.loader import CONTENT_DIR
+from nlp import pipeline
+
+MODEL = ROOT / "models" / "assistant.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    """The pipeline as built by `make install` and loaded by Rasa (by path, see config.yml)."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    spacy_nlp = next(c for c in config["pipeline"] if c["name"] == "SpacyNLP")
+    return spacy.load(ROOT / spacy_nlp["model"])
+
+
+def ents(nlp, text):
+    return [(ent.text, ent.label_, ent.ent_id_) for ent in nlp(text.lower()).ents]
+
+
+def test_pipeline_is_the_project_s_own(nlp):
+    assert nlp.meta["name"] == pipeline.PIPELINE_NAME
+    assert nlp.pipe_names == ["lemmatizer", "entity_ruler"]
+
+
+def test_tokenizer_and_lookup_lemmatizer(nlp):
+    doc = nlp("i was swimming and doing stretches with weights")
+    assert [t.text for t in doc][:3] == ["i", "was", "swimming"]
+    assert [t.lemma_ for t in doc] == ["i", "be", "swim", "and", "do", "stretch", "with", "weight"]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("can swimming help my fatigue?", [("swimming", "exercise", "aquatic"), ("fatigue", "symptom", "fatigue")]),
+        ("I go to the pool", [("pool", "exercise", "aquatic")]),
+        ("is hydrotherapy any good", [("hydrotherapy", "exercise", "aquatic")]),
+        # lemma patterns: inflected forms match the base phrase
+        ("she swims and stretches", [("swims", "exercise", "aquatic"), ("stretches", "exercise", "flexibility")]),
+        ("my legs keep spasming, the spasms hurt", [("spasms", "symptom", "stiffness"), ("hurt", "symptom", "pain")]),
+        # the longest phrase wins: "balance exercises" is training, bare "balance" the symptom
+        ("my balance is bad, would balance exercises help", [("balance", "symptom", "balance"), ("balance exercises", "exercise", "balance_training")]),
+        ("pins and needles in my feet", [("pins and needles", "symptom", "numbness")]),
+        ("what is physiotherapy", []),
+    ],
+)
+def test_entity_ruler_normalises_to_topic_ids(nlp, text, expected):
+    assert ents(nlp, text) == expected
+
+
+def test_every_vocabulary_phrase_is_recognised_as_its_topic(nlp, content_data):
+    for label, topic_id, phrase in content_data.vocabulary():
+        found = ents(nlp, phrase)
+        assert found and found[0][1:] == (label, topic_id), (phrase, found)
+
+
+def test_the_pipeline_is_built_from_the_content_vocabulary(tmp_path: Path):
+    content_dir = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, content_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = content_dir / "topics/exercises/hippotherapy.yml"
+    data = yaml.safe_load(path.read_text())
+    data["synonyms"].append("pony club")
+    path.write_text(yaml.safe_dump(data))
+    built = pipeline.create(content.load(content_dir))
+    assert ents(built, "would pony club help my tremor") == [
+        ("pony club", "exercise", "hippotherapy"),
+        ("tremor", "symptom", "tremor"),
+    ]
+    # the built pipeline saves to disk and loads by path, as Rasa loads it
+    built.to_disk(tmp_path / "model")
+    assert ents(spacy.load(tmp_path / "model"), "pony clubs") == [("pony clubs", "exercise", "hippotherapy")]
+
+
+@pytest.fixture(scope="module")
+def agent():
+    from rasa.core.agent import Agent
+
+    if not MODEL.is_file():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does)")
+    return Agent.load(str(MODEL))
+
+
+def parse(agent, text):
+    return asyncio.run(agent.parse_message(text))
+
+
+def test_trained_model_extracts_normalised_entities(agent):
+    result = parse(agent, "Can swimming help my fatigue?")
+    entities = {(e["entity"], e["value"], e["extractor"]) for e in result["entities"]}
+    assert entities == {
+        ("exercise", "aquatic", "ContentEntityExtractor"),
+        ("symptom", "fatigue", "ContentEntityExtractor"),
+    }
+    assert result["intent"]["name"] in ("symptom_fatigue", "ask_aquatic_exercise")
+
