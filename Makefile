@@ -58,7 +58,7 @@ test-rasa:
 	$(RASA) data validate --fail-on-warnings
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_holdout.yml --out results/holdout --no-plot
 	$(PY) scripts/check_nlu.py results/holdout/intent_report.json
-	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --out results/stories \
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --out results/stories --e2e \
 		--fail-on-prediction-errors --no-plot
 
 test-py:
