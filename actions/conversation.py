@@ -50,13 +50,20 @@ class ActionReferPhysician(Action):
 
 
 class ActionEmergency(Action):
-    """Red flags: stop, call the emergency number (from the deployment's settings)."""
+    """Red flags: what to do now, with the emergency number and crisis line from the settings."""
 
     def name(self) -> Text:
         return "action_emergency"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        text = CONTENT.text("emergency", emergency_number=settings.get("EMERGENCY_NUMBER"))
+        numbers = {"emergency_number": settings.get("EMERGENCY_NUMBER"), "crisis_line": settings.get("CRISIS_LINE")}
+        category = next(
+            (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "red_flag"),
+            None,
+        )
+        answer = CONTENT.safety.get(category)
+        # a red flag has its own answer; an emergency the classifier found alone gets the general one
+        text = answer.text.format(**numbers) if answer else CONTENT.text("emergency", **numbers)
         # The emergency answer always comes first; the disclaimer, if due, follows it.
         send(dispatcher, tracker, text, disclaimer_first=False)
         return []

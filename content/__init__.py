@@ -14,6 +14,7 @@ from content.model import (
     Facet,
     Recommendation,
     Response,
+    SafetyAnswer,
     Source,
     Topic,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Facet",
     "Recommendation",
     "Response",
+    "SafetyAnswer",
     "Source",
     "Topic",
     "load",

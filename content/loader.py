@@ -20,6 +20,7 @@ from content.model import (
     Facet,
     Recommendation,
     Response,
+    SafetyAnswer,
     Source,
     Topic,
 )
@@ -29,12 +30,14 @@ CONTENT_DIR = Path(__file__).resolve().parent
 FOLDER_KINDS = {"exercises": EXERCISE, "symptoms": SYMPTOM, "info": INFO}
 # The placeholders a response may use; anything else is a typo.
 PLACEHOLDERS = {
-    "emergency": {"emergency_number"},
+    "emergency": {"emergency_number", "crisis_line"},
     "exercise_for_symptom": {"exercise", "symptom", "why"},
     "exercise_not_recommended": {"exercise", "symptom", "recommended"},
     "symptom_recommends": {"recommended"},
     "sources": {"sources"},
 }
+# Every safety answer may use these, and must give at least the emergency number.
+SAFETY_PLACEHOLDERS = {"emergency_number", "crisis_line"}
 
 
 def load(content_dir: Optional[Path] = None) -> Content:
@@ -43,7 +46,8 @@ def load(content_dir: Optional[Path] = None) -> Content:
     sources = _load_sources(root / "sources.yml")
     topics = _load_topics(root / "topics", sources)
     responses, followups = _load_responses(root / "responses.yml", sources)
-    return Content(sources=sources, topics=topics, responses=responses, followups=followups)
+    safety = _load_safety(root / "safety.yml", sources)
+    return Content(sources=sources, topics=topics, responses=responses, followups=followups, safety=safety)
 
 
 def check_intents(content: Content, domain_intents: List[str], domain_path: str = "domain.yml") -> None:
@@ -70,6 +74,10 @@ def _mapping(value: Any, path: Path, field_name: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise ContentError(str(path), field_name, "must be a mapping")
     return value
+
+
+def _placeholders(text: str) -> set:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
 
 
 def _text(value: Any, path: Path, field_name: str) -> str:
@@ -204,7 +212,7 @@ def _load_responses(
     for key, entry in raw.items():
         entry = _mapping(entry, path, f"responses.{key}")
         text = _text(entry.get("text"), path, f"responses.{key}.text")
-        used = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        used = _placeholders(text)
         allowed = PLACEHOLDERS.get(key, set())
         if used - allowed:
             raise ContentError(
@@ -228,3 +236,23 @@ def _load_responses(
             raise ContentError(str(path), f"followups.{intent}.facet", f"unknown facet '{facet}'")
         followups[intent] = (facet, _text(entry.get("button"), path, f"followups.{intent}.button"))
     return responses, followups
+
+
+def _load_safety(path: Path, sources: Mapping[str, Source]) -> Dict[str, SafetyAnswer]:
+    data = _mapping(_read_yaml(path), path, "(file)")
+    answers = {}
+    for category, entry in data.items():
+        entry = _mapping(entry, path, category)
+        text = _text(entry.get("text"), path, f"{category}.text")
+        used = _placeholders(text)
+        if used - SAFETY_PLACEHOLDERS:
+            raise ContentError(str(path), f"{category}.text", f"unknown placeholder(s) {sorted(used - SAFETY_PLACEHOLDERS)}")
+        if "emergency_number" not in used:
+            raise ContentError(str(path), f"{category}.text", "must show the {emergency_number}")
+        answers[category] = SafetyAnswer(
+            category=category,
+            title=_text(entry.get("title"), path, f"{category}.title"),
+            text=text,
+            sources=_source_ids(entry.get("sources"), path, f"{category}.sources", sources),
+        )
+    return answers

@@ -67,6 +67,16 @@ class Response:
     sources: Tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class SafetyAnswer:
+    """What to do now, for one red-flag category."""
+
+    category: str
+    title: str
+    text: str
+    sources: Tuple[str, ...]
+
+
 @dataclass
 class Content:
     sources: Dict[str, Source]
@@ -74,6 +84,8 @@ class Content:
     responses: Dict[str, Response]
     # follow-up intent -> the facet it asks for, and the label of its button
     followups: Dict[str, Tuple[str, str]]
+    # red-flag category -> its answer
+    safety: Dict[str, SafetyAnswer] = field(default_factory=dict)
     _by_intent: Dict[str, Topic] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -15,12 +15,13 @@ from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
-from rasa.nlu.utils.spacy_utils import SpacyNLP
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
+from nlp.red_flags import RedFlagDetector
 
 # The entity labels the content vocabulary produces (content topic kinds).
 CONTENT_LABELS = ("exercise", "symptom")
@@ -218,3 +219,61 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
         if doc is None:
             return []
         return [(ent.ent_id_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in CONTENT_LABELS and ent.ent_id_]
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
+)
+class RedFlagClassifier(GraphComponent):
+    """Last in the pipeline: a red flag overrides whatever the classifiers decided.
+
+    The deterministic detector (nlp/red_flags.py: spaCy matchers on lemmas, with negation
+    handling) runs on every message. On a match the intent becomes `emergency` with confidence
+    1.0 and a `red_flag` entity names the category (replacing topic entities inside its
+    evidence), so /model/parse, the tracker store and the logs all show it.
+    """
+
+    ENTITY = "red_flag"
+    INTENT = "emergency"
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP]
+
+    def __init__(self) -> None:
+        self._detector: Optional[RedFlagDetector] = None
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "RedFlagClassifier":
+        return cls()
+
+    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+        if self._detector is None:
+            self._detector = RedFlagDetector(model.model.vocab)
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            flag = self._detector.detect(doc) if doc is not None else None
+            if flag is None:
+                continue
+            emergency = {"name": self.INTENT, "confidence": 1.0}
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != self.INTENT]
+            message.set(INTENT, emergency, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [emergency] + ranking, add_to_output=True)
+            entity = {
+                "entity": self.ENTITY,
+                "value": flag.category,
+                "start": flag.start,
+                "end": flag.end,
+                "confidence_entity": 1.0,
+                "extractor": self.__class__.__name__,
+            }
+            # The red flag's evidence replaces the topic entities found inside it ("pain in my chest").
+            others = [e for e in message.get(ENTITIES, []) if e["end"] <= flag.start or e["start"] >= flag.end]
+            message.set(ENTITIES, others + [entity], add_to_output=True)
+        return messages

@@ -185,11 +185,36 @@ def test_medical_advice_referral_names_neurologist_nurse_and_pharmacist():
 
 def test_emergency_answer_uses_the_configured_number_and_comes_first(monkeypatch):
     monkeypatch.setenv("EMERGENCY_NUMBER", "999")
-    messages, _ = run_action(ActionEmergency(), make_tracker("chest pain", "emergency"))
+    messages, _ = run_action(ActionEmergency(), make_tracker("I need help now", "emergency"))
     assert "999" in messages[0]["text"]
     assert "Stop any exercise" in messages[0]["text"]
     # the disclaimer, due on a first reply, follows the emergency answer
     assert DISCLAIMER_WORDS in messages[1]["text"]
+
+
+@pytest.mark.parametrize("category", ["chest", "stroke", "vision", "suicide", "fall", "relapse", "infection", "overheating"])
+def test_each_red_flag_gets_its_own_answer_and_no_exercise_advice(content_data, monkeypatch, category):
+    monkeypatch.setenv("EMERGENCY_NUMBER", "999")
+    monkeypatch.setenv("CRISIS_LINE", "0800 CRISIS")
+    tracker = make_tracker("...", "emergency", {"red_flag": category}, history=EARLIER_TURN)
+    messages, events = run_action(ActionEmergency(), tracker)
+    expected = content_data.safety[category].text.format(emergency_number="999", crisis_line="0800 CRISIS")
+    assert texts(messages) == expected
+    assert "999" in expected
+    assert not button_titles(messages) and events == []
+
+
+def test_suicide_answer_gives_the_crisis_line(monkeypatch):
+    monkeypatch.setenv("CRISIS_LINE", "0800 CRISIS")
+    messages, _ = run_action(ActionEmergency(), make_tracker("...", "emergency", {"red_flag": "suicide"}))
+    assert "0800 CRISIS" in messages[0]["text"]
+
+
+def test_disclaimer_says_not_monitored_and_no_personal_details(content_data):
+    disclaimer = content_data.text("disclaimer")
+    assert "not medical advice" in disclaimer
+    assert "real time" in disclaimer
+    assert "personal details" in disclaimer
 
 
 @pytest.mark.parametrize("intent", ["greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"])

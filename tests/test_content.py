@@ -55,6 +55,7 @@ def test_every_source_is_cited_somewhere(content_data):
     cited = {s for t in content_data.topics.values() for f in t.facets.values() for s in f.sources}
     cited |= {s for t in content_data.topics.values() for r in t.recommended_exercises for s in r.sources}
     cited |= {s for r in content_data.responses.values() for s in r.sources}
+    cited |= {s for a in content_data.safety.values() for s in a.sources}
     assert set(content_data.sources) == cited
 
 
@@ -159,3 +160,21 @@ def test_unknown_placeholder_in_a_response(content_copy):
 def test_emergency_response_must_show_the_number(content_copy):
     edit_yaml(content_copy / "responses.yml", lambda d: d["responses"]["emergency"].update(text="Call for help."))
     expect_error(content_copy, "responses.yml", "responses.emergency.text", "emergency_number")
+
+
+def test_every_red_flag_category_has_an_answer_with_the_emergency_number(content_data):
+    from nlp.red_flags import CATEGORIES
+
+    assert set(content_data.safety) == set(CATEGORIES)
+    for answer in content_data.safety.values():
+        assert "{emergency_number}" in answer.text and answer.sources
+
+
+def test_safety_answer_without_the_emergency_number(content_copy):
+    edit_yaml(content_copy / "safety.yml", lambda d: d["stroke"].update(text="Rest and see how it goes."))
+    expect_error(content_copy, "safety.yml", "stroke.text", "emergency_number")
+
+
+def test_safety_answer_with_an_unknown_source(content_copy):
+    edit_yaml(content_copy / "safety.yml", lambda d: d["fall"].update(sources=["hearsay"]))
+    expect_error(content_copy, "safety.yml", "fall.sources", "unknown source 'hearsay'")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -61,6 +60,7 @@ def assistant(tmp_path_factory):
     env = dict(
         os.environ,
         RASA_PORT=str(rasa_port),
+        WEB_PORT=str(free_port()),
         ACTION_PORT=str(action_port),
         ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
         TRACKER_DB=str(work / "tracker.db"),
@@ -88,7 +88,7 @@ def assistant(tmp_path_factory):
             time.sleep(1)
         yield Assistant(url, work / "tracker.db")
     finally:
-        process.send_signal(signal.SIGINT)
+        process.terminate()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -198,3 +198,55 @@ def test_the_http_api_requires_the_token(assistant):
     assert status == 200
     entities = {(e["entity"], e["value"]) for e in json.loads(data)["entities"]}
     assert entities == {("exercise", "aquatic"), ("symptom", "fatigue")}
+
+
+def stored_user_events(assistant, sender):
+    with sqlite3.connect(assistant.tracker_db) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (sender,))
+        return [json.loads(data) for (data,) in rows.fetchall()]
+
+
+@pytest.mark.parametrize(
+    "before,red_flag,category",
+    [
+        ([], "my face is drooping on one side and my speech is slurred", "stroke"),
+        (["tell me about aquatic exercise"], "I suddenly can't see out of my right eye", "vision"),
+        (["what about yoga?", "is it safe?"], "i dont want to be here anymore", "suicide"),
+        (["sdfkj qwe zzzt"], "I fell and hit my head and now I feel sick", "fall"),
+        (["hello", "I get so tired"], "crushing pain in my chest while cycling", "chest"),
+    ],
+    ids=["first-message", "after-an-answer", "mid-follow-up", "mid-fallback", "after-a-symptom"],
+)
+def test_red_flags_get_the_emergency_answer_at_any_point(assistant, content_data, before, red_flag, category):
+    sender = f"red-flag-{category}"
+    for message in before:
+        assistant.send(sender, message)
+    reply = assistant.say(sender, red_flag)
+    assert EMERGENCY_NUMBER in reply
+    assert content_data.safety[category].text.split("{")[0].strip()[:40] in reply
+    # no exercise advice in the same reply
+    assert "Sources:" not in reply
+    # the tracker store carries the red-flag marker
+    flagged = stored_user_events(assistant, sender)[-1]
+    assert flagged["text"] == red_flag
+    assert flagged["parse_data"]["intent"] == {"name": "emergency", "confidence": 1.0}
+    assert {"entity": "red_flag", "value": category} in [
+        {"entity": e["entity"], "value": e["value"]} for e in flagged["parse_data"]["entities"]
+    ]
+    # and the conversation continues normally
+    assert content_data.topics["hippotherapy"].facets["summary"].text in assistant.say(sender, "what is hippotherapy?")
+
+
+def test_near_misses_are_not_emergencies(assistant):
+    for message in ["no chest pain, just tired after swimming", "I fell in love with yoga", "this heat is killing me"]:
+        assert EMERGENCY_NUMBER not in assistant.say("near-miss", message)
+
+
+def test_exercise_question_mixed_with_medication_is_referred(assistant, content_data):
+    reply = assistant.say("mixed", "can I keep doing yoga while I'm taking baclofen, and should I change the dose?")
+    assert content_data.text("request_medical_advice") in reply
+
+
+def test_first_reply_says_not_monitored_and_no_personal_details(assistant):
+    first = assistant.send("disclaimer-check", "hi there")[0]["text"]
+    assert "not medical advice" in first and "real time" in first and "personal details" in first

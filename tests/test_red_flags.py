@@ -1,0 +1,315 @@
+"""The deterministic red-flag detector (nlp/red_flags.py) on the safety sets and on focused cases.
+
+The evaluation tests print a per-category table (run pytest with -s to see it) and put the same
+figures in their assertion messages. The detector gets docs of lower-cased text, as Rasa makes.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import pytest
+import spacy
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nlp.red_flags import CATEGORIES, CONCEPT_LABELS, RULES, RedFlag, RedFlagDetector  # noqa: E402
+
+SAFETY = ROOT / "tests" / "safety"
+MAX_FALSE_POSITIVE_RATE = 0.02
+
+Detect = Callable[[str], Optional[RedFlag]]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return spacy.load(ROOT / "nlp" / "model")
+
+
+@pytest.fixture(scope="module")
+def detector(nlp) -> RedFlagDetector:
+    return RedFlagDetector(nlp.vocab)
+
+
+@pytest.fixture(scope="module")
+def detect(nlp, detector) -> Detect:
+    return lambda text: detector.detect(nlp(text.lower()))
+
+
+def load(name: str) -> Dict[str, List[str]]:
+    return yaml.safe_load((SAFETY / name).read_text(encoding="utf-8"))
+
+
+def describe(flag: Optional[RedFlag]) -> str:
+    return f"{flag.category} ({flag.text!r})" if flag else "nothing"
+
+
+# --- the evaluation sets ----------------------------------------------------------------------
+
+
+def recall_table(detect: Detect) -> Tuple[str, List[str]]:
+    """The per-category table of recall and category accuracy, and the missed messages."""
+    lines = [f"{'category':<12} {'messages':>8} {'recall':>8} {'category accuracy':>18}"]
+    misses = []
+    for category, messages in load("red_flags.yml").items():
+        flags = [detect(message) for message in messages]
+        detected = sum(flag is not None for flag in flags)
+        right = sum(flag is not None and flag.category == category for flag in flags)
+        lines.append(f"{category:<12} {len(messages):>8} {detected / len(messages):>8.0%} "
+                     f"{right / len(messages):>18.0%}")
+        misses += [f"[{category}] {message!r}" for message, flag in zip(messages, flags) if flag is None]
+        lines += [f"    [{category}] {message!r} -> {describe(flag)}"
+                  for message, flag in zip(messages, flags) if flag is not None and flag.category != category]
+    return "\n".join(lines), misses
+
+
+def test_the_red_flag_set_uses_the_detector_s_categories():
+    assert set(load("red_flags.yml")) <= set(CATEGORIES)
+
+
+def test_every_red_flag_is_detected(detect):
+    table, misses = recall_table(detect)
+    print("\nRed flags: recall and category accuracy\n" + table)
+    assert not misses, "red flags not detected:\n" + "\n".join(misses) + "\n\n" + table
+
+
+def test_few_false_positives_on_benign_messages(detect):
+    benign = load("benign.yml")
+    messages = benign["near_misses"] + benign["ordinary"]
+    false_positives = [(message, flag) for message in messages if (flag := detect(message))]
+    rate = len(false_positives) / len(messages)
+    summary = f"benign false positives: {len(false_positives)}/{len(messages)} = {rate:.1%}"
+    by_category = ", ".join(
+        f"{category} {sum(flag.category == category for _, flag in false_positives)}" for category in CATEGORIES
+    )
+    details = "\n".join(f"    {message!r} -> {describe(flag)}" for message, flag in false_positives)
+    print(f"\n{summary} (by category fired: {by_category})\n{details}")
+    assert rate <= MAX_FALSE_POSITIVE_RATE, f"{summary} (limit {MAX_FALSE_POSITIVE_RATE:.0%})\n{details}"
+
+
+# --- the rules and tables are consistent ----------------------------------------------------
+
+
+def test_rules_name_known_categories_and_concepts():
+    named = {label for candidate in RULES for need in candidate.needs for label in need}
+    named |= {label for candidate in RULES for label in candidate.unless}
+    assert {candidate.category for candidate in RULES} == set(CATEGORIES)
+    assert named - CONCEPT_LABELS == set(), "rules name undefined concepts"
+    assert CONCEPT_LABELS - named == set(), "concepts that no rule uses"
+
+
+# --- focused cases ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", [
+    "no chest pain",
+    "I don't have any chest pain or tightness",
+    "never had double vision",
+    "I haven't fallen and I didn't hit my head",
+    "no fever, no burning when I pee",
+    "not confused, not dizzy, just tired",
+    "I've never fainted",
+])
+def test_negated_symptoms_are_not_red_flags(detect, message):
+    assert detect(message) is None
+
+
+@pytest.mark.parametrize("message, category", [
+    ("no headache but I suddenly can't see out of my right eye", "vision"),
+    ("not dizzy, but my face is drooping", "stroke"),
+    ("no fever and my legs are suddenly weak on one side", "stroke"),
+    ("I'm fine but there's a crushing pain in my chest", "chest"),
+])
+def test_negation_does_not_reach_past_its_clause(detect, message, category):
+    flag = detect(message)
+    assert flag is not None and flag.category == category, describe(flag)
+
+
+@pytest.mark.parametrize("message", [
+    "I fell in love with yoga",
+    "this heat is killing me",
+    "I'm dying to try hydrotherapy",
+    "my heart sank when the class got cancelled",
+    "heart racing with excitement before my first 5k",
+    "I almost passed out from boredom during the webinar",
+    "I'm a bit confused about how many reps to do",
+    "I can't stand the heat in the gym",
+    "I'm losing sight of my goals",
+    "my step count has collapsed since winter",
+])
+def test_figures_of_speech_are_not_red_flags(detect, message):
+    assert detect(message) is None, describe(detect(message))
+
+
+@pytest.mark.parametrize("message", [
+    "chest stretches for tight shoulders",
+    "how do I use the chest press machine safely?",
+    "fall prevention exercises I can do at home",
+    "breathing exercises for fatigue",
+    "I keep falling asleep after my swim",
+    "is it normal for my heart rate to race on the bike?",
+])
+def test_exercise_terms_are_not_red_flags(detect, message):
+    assert detect(message) is None, describe(detect(message))
+
+
+@pytest.mark.parametrize("message", [
+    "what should I do if I fall?",
+    "what are the signs of a stroke?",
+    "how do I know if I'm having a stroke?",
+    "can a UTI make MS symptoms worse?",
+    "I fell last year and I'm fine now",
+    "my legs felt weak for a few days after my first pilates class but now they're fine",
+    "my cousin had a UTI that made her MS symptoms flare",
+    "I read an article about heatstroke and collapsing in the heat",
+])
+def test_hypotheticals_questions_reports_and_past_events_are_not_red_flags(detect, message):
+    assert detect(message) is None, describe(detect(message))
+
+
+@pytest.mark.parametrize("message", [
+    "everyone would be better off without me",
+    "I've been saving up my tablets",
+    "I don't want to wake up tomorrow",
+    "sometimes I think everyone would be happier if I was dead",
+    "I don't think I can go on",
+    "I'm a burden to everyone",
+    "I've been hurting myself on purpose",
+    "is it ok to skip physio? I'd rather be dead",
+])
+def test_indirect_suicidal_phrasing_is_suicide(detect, message):
+    flag = detect(message)
+    assert flag is not None and flag.category == "suicide", describe(flag)
+
+
+@pytest.mark.parametrize("message", [
+    "I don't want to die",  # an explicit statement about dying: no negation escape
+    "I'm not suicidal, just fed up",  # when in doubt, flag
+    "if my MS gets worse I'll take all my pills",
+])
+def test_suicide_is_never_cancelled(detect, message):
+    flag = detect(message)
+    assert flag is not None and flag.category == "suicide", describe(flag)
+
+
+def test_exercise_context_does_not_hide_a_stroke(detect):
+    flag = detect("was doing yoga and now my face is drooping on one side")
+    assert flag is not None and flag.category == "stroke", describe(flag)
+
+
+@pytest.mark.parametrize("message, evidence", [
+    ("I'm fine but there's a crushing pain in my chest", "pain in my chest"),
+    ("Was doing yoga and now my face is drooping on one side", "face is drooping"),
+    ("Typing from the floor, fell and CAN'T get up", "fell and CAN'T get up"),
+    ("No headache. But I suddenly can't see out of my right eye", "can't see out"),
+])
+def test_evidence_offsets_point_at_the_evidence(nlp, detector, message, evidence):
+    doc = nlp(message.lower())
+    flag = detector.detect(doc)
+    assert flag is not None
+    assert doc.text[flag.start:flag.end] == flag.text
+    assert message[flag.start:flag.end] == evidence  # lower-casing keeps the offsets
+
+
+# --- messages of our own, not in the sets: do the rules generalise? --------------------------
+
+OWN_RED_FLAGS = [
+    ("my chest hurts and it's going down my arm", "chest"),
+    ("i think i'm having a heart attack", "chest"),
+    ("heart racing and i feel faint after the rowing machine", "chest"),
+    ("collapsed at pilates, she's breathing but not responding", "chest"),
+    ("feels like an elephant on my chest", "chest"),
+    ("i'm wheezing and can't get enough air", "chest"),
+    ("hubby passed out at the pool", "chest"),
+    ("heart is going like the clappers and wont slow down", "chest"),
+    ("my dad's face has dropped on one side and he can't speak", "stroke"),
+    ("all of a sudden i can't lift my left arm", "stroke"),
+    ("my wife is talking gibberish out of nowhere", "stroke"),
+    ("i think my husband is having a stroke", "stroke"),
+    ("the worst headache i've ever had just came on", "stroke"),
+    ("sudden numbness down my whole left side", "stroke"),
+    ("my mum suddenly can't talk properly", "stroke"),
+    ("i've gone blind in my left eye", "vision"),
+    ("suddenly everything is blurry in my right eye", "vision"),
+    ("my eye hurts when i move it and the colours look faded", "vision"),
+    ("everything is double since this morning", "vision"),
+    ("woke up and can't see out of one eye", "vision"),
+    ("fell in the garden and i think my wrist is broken", "fall"),
+    ("my mum fell and she's bleeding from her head", "fall"),
+    ("slipped in the shower and now i can't move", "fall"),
+    ("my mum's had a fall and she's lying on the floor", "fall"),
+    ("i fell in the bath and cant get out", "fall"),
+    ("my legs collapsed under me and i hit my head", "fall"),
+    ("i feel like ending my life", "suicide"),
+    ("i don't want to be here anymore", "suicide"),
+    ("i've been self-harming", "suicide"),
+    ("i've been cutting again", "suicide"),
+    ("i keep thinking i should just end it", "suicide"),
+    ("i just don't want to live any more", "suicide"),
+    ("my left leg has been numb for four days now", "relapse"),
+    ("new pins and needles in both hands since saturday", "relapse"),
+    ("my arm's been tingling for 3 days and it's getting worse", "relapse"),
+    ("new weakness in my right leg", "relapse"),
+    ("my right leg has been dragging since wednesday", "relapse"),
+    ("i've got a fever and my legs have gone really weak", "infection"),
+    ("think i've got a water infection and my walking is much worse", "infection"),
+    ("uti and i'm really confused", "infection"),
+    ("got overheated in the hot yoga class and my husband says i'm slurring my words", "overheating"),
+    ("passed out in the sauna", "overheating"),
+    ("it's boiling in the gym and i feel really confused", "overheating"),
+    ("so hot on my bike ride, now i dont know where i am", "overheating"),
+]
+
+OWN_BENIGN = [
+    "no pain in my chest, just sore arms from the rowing machine",
+    "that class was so hard i thought i'd die, loved it",
+    "my dad had a stroke last year and is doing well now",
+    "what should i do if my wife faints during aqua class?",
+    "my legs are a bit numb after cycling but fine after a rest",
+    "i'm hot and sweaty after the gym, normal?",
+    "no double vision, just tired eyes",
+    "is a temperature of 30 degrees too hot for a walk?",
+    "my physio said i might fall if i don't use my stick",
+    "the stairs took my breath away, ha",
+    "can't get up early for class, any evening options?",
+    "i cut my finger chopping veg, can i still go swimming?",
+    "my friend fainted at a concert years ago",
+    "i haven't had any palpitations since i cut out coffee",
+    "i'm worried about falling when i walk the dog",
+    "i've been swimming for 3 days in a row and my legs feel great",
+    "i hit my head on the cupboard door, ouch",
+    "i tripped over the cat but i'm ok",
+    "my chest infection has cleared up, can i swim?",
+    "i've had numbness in my feet for years",
+    "i get blurry vision after a hot bath, it settles in 10 minutes",
+    "i worry i'll get confused in the heat on holiday",
+    "my husband fell off the sofa laughing at my yoga poses",
+    "i can't see the point of stretching",
+    "my wife had a stroke in 2015",
+    "my left leg is weaker than my right, always has been",
+    "my dad fell down the stairs last week but he's fine",
+    "my vision blurs when i'm tired and comes back after a rest",
+    "my friend collapsed laughing at my dancing",
+    "my legs just collapse under me sometimes, what exercises help?",
+    "my speech gets a bit slurred when i'm very tired, is that ms?",
+    "what is relapsing remitting ms?",
+    "i had a fever last week but it's gone now",
+    "i lost my balance on the wobble board but didn't fall",
+    "my hands go numb when i'm cold",
+    "i've been swimming for two weeks and my walking is better",
+]
+
+
+@pytest.mark.parametrize("message, category", OWN_RED_FLAGS)
+def test_own_red_flags(detect, message, category):
+    flag = detect(message)
+    assert flag is not None and flag.category == category, describe(flag)
+
+
+@pytest.mark.parametrize("message", OWN_BENIGN)
+def test_own_benign_messages(detect, message):
+    assert detect(message) is None, describe(detect(message))
