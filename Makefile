@@ -15,12 +15,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run shell test test-rasa test-py lock clean
+.PHONY: help install train run shell web test test-rasa test-py lock clean
 
 help:
 	@echo "make run     install if needed, train if stale, start the action server and Rasa"
 	@echo "make test    every check: data validation, held-out NLU F1, test stories, pytest"
 	@echo "make shell   chat in the terminal"
+	@echo "make web     only the web page with the chat widget (http://127.0.0.1:8080/)"
 	@echo "make install / make train    the first steps of make run"
 
 # Python 3.10 comes from pyenv (.python-version); Rasa 3.6 does not install on 3.11.
@@ -34,12 +35,18 @@ $(INSTALLED): requirements/lock.txt .python-version
 $(SPACY_MODEL)/meta.json: $(INSTALLED) $(CONTENT_FILES) nlp/pipeline.py
 	$(PY) -m nlp.pipeline $(SPACY_MODEL)
 
-install: $(INSTALLED) $(SPACY_MODEL)/meta.json
+# The widget's front-end packages (socket.io-client), from npm's lock file.
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(INSTALLED) $(SPACY_MODEL)/meta.json $(WEB_DEPS)
 
 # Retrain only when training data, domain, config or the spaCy pipeline changed.
 # --force: Rasa fingerprints the spaCy model by its path only, so its own cache would miss a
 # vocabulary change.
-$(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json
+$(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json nlp/components.py
 	$(RASA) train --force --fixed-model-name assistant --out models
 	@touch $@
 
@@ -51,10 +58,16 @@ run: train
 shell: train
 	$(PY) scripts/run.py --shell
 
-# Rasa's own checks, then the pytest suite (pytest's summary is the last line).
+web: $(WEB_DEPS)
+	$(PY) web/serve.py
+
+# Rasa's own checks and the safety evaluation (figures printed), then the whole pytest suite
+# (pytest's summary is the last line).
 test: train test-rasa test-py
 
 test-rasa:
+	$(PY) -m pytest tests/test_red_flags.py -q -s -p no:cacheprovider \
+		-k "every_red_flag_is_detected or few_false_positives"
 	$(RASA) data validate --fail-on-warnings
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_holdout.yml --out results/holdout --no-plot
 	$(PY) scripts/check_nlu.py results/holdout/intent_report.json

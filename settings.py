@@ -20,6 +20,10 @@ DEFAULTS: Dict[str, str] = {
     "RASA_CORS_ORIGINS": "*",
     "RASA_MODEL_DIR": "models",
     "RASA_LOG_DIR": "logs",
+    # the web page with the chat widget (web/serve.py)
+    "WEB_HOST": "127.0.0.1",
+    "WEB_PORT": "8080",
+    "RASA_PUBLIC_URL": "",  # the Rasa server as the browser reaches it; empty: http://localhost:RASA_PORT
     # action server
     "ACTION_HOST": "127.0.0.1",
     "ACTION_PORT": "5055",
@@ -32,8 +36,19 @@ DEFAULTS: Dict[str, str] = {
     "TRACKER_PASSWORD": "",
     # longer messages are cut to this many characters for understanding (the tracker keeps all)
     "MAX_MESSAGE_CHARS": "2000",
+    # Telegram: live only when token, bot name, webhook URL and secret token are all set
+    "TELEGRAM_TOKEN": "",
+    "TELEGRAM_BOT_NAME": "",
+    "TELEGRAM_WEBHOOK_URL": "",
+    "TELEGRAM_SECRET_TOKEN": "",
+    "TELEGRAM_API_URL": "https://api.telegram.org",
+    # Slack: live only when the bot token and the signing secret are set
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_SIGNING_SECRET": "",
+    "SLACK_API_URL": "https://slack.com/api/",
     # safety answers: localise for the deployment's country
     "EMERGENCY_NUMBER": "112",
+    "CRISIS_LINE": "a crisis line (for example 988 in the US, or Samaritans on 116 123 in the UK and Ireland)",
 }
 
 

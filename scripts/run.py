@@ -1,6 +1,6 @@
 """Start the assistant: the action server and the Rasa server (or `rasa shell`), from `.env`.
 
-    python scripts/run.py            # action server + Rasa server (REST and socket.io)
+    python scripts/run.py            # action server + Rasa server + the web page with the widget
     python scripts/run.py --shell    # action server + chat in this terminal
 
 Ctrl-C (or SIGTERM) stops every process it started; if one process dies, the others are stopped.
@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import settings  # noqa: E402
+from channels.credentials import GENERATED_NAME, write_credentials  # noqa: E402
 
 MODEL = "assistant.tar.gz"
 
 
-def rasa_command(config: Dict[str, str], shell: bool) -> List[str]:
+def rasa_command(config: Dict[str, str], shell: bool, credentials: str = "credentials.yml") -> List[str]:
     rasa = str(Path(sys.executable).with_name("rasa"))
     model = str(Path(config["RASA_MODEL_DIR"]) / MODEL)
     common = ["--model", model, "--endpoints", "endpoints.yml"]
@@ -32,7 +33,7 @@ def rasa_command(config: Dict[str, str], shell: bool) -> List[str]:
         return [rasa, "shell", *common]
     command = [
         rasa, "run", *common,
-        "--credentials", "credentials.yml",
+        "--credentials", str(credentials),
         "--interface", config["RASA_HOST"],
         "--port", config["RASA_PORT"],
         "--cors", config["RASA_CORS_ORIGINS"],
@@ -49,10 +50,14 @@ def action_command(config: Dict[str, str]) -> List[str]:
     return [rasa, "run", "actions", "--actions", "actions", "--port", config["ACTION_PORT"]]
 
 
+def web_command() -> List[str]:
+    return [sys.executable, "web/serve.py"]
+
+
 def stop(processes: List[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            process.terminate()
     deadline = time.monotonic() + 15
     for process in processes:
         try:
@@ -74,20 +79,29 @@ def main() -> int:
         print(f"No trained model at {model}: run `make train` first.", file=sys.stderr)
         return 1
 
+    # Only fully configured channels go into the credentials Rasa reads (an unset ${VAR} stops it).
+    channels = write_credentials(config, ROOT / config["RASA_LOG_DIR"] / GENERATED_NAME)
+    for problem in channels.problems:
+        print(problem, file=sys.stderr, flush=True)
     env = dict(os.environ, SANIC_HOST=config["ACTION_HOST"])
     processes = [subprocess.Popen(action_command(config), cwd=ROOT, env=env)]
-    processes.append(subprocess.Popen(rasa_command(config, args.shell), cwd=ROOT, env=env))
+    processes.append(subprocess.Popen(rasa_command(config, args.shell, channels.path), cwd=ROOT, env=env))
     if not args.shell:
+        web_env = dict(env, RASA_PUBLIC_URL=config["RASA_PUBLIC_URL"] or f"http://localhost:{config['RASA_PORT']}")
+        processes.append(subprocess.Popen(web_command(), cwd=ROOT, env=web_env))
         print(
             f"Starting: action server on {config['ACTION_HOST']}:{config['ACTION_PORT']}, "
-            f"Rasa on {config['RASA_HOST']}:{config['RASA_PORT']} (channels: rest, socketio; "
-            f"HTTP API {'on, token required' if config['RASA_API_TOKEN'] else 'off'}). Ctrl-C stops.",
+            f"Rasa on {config['RASA_HOST']}:{config['RASA_PORT']}, "
+            f"web page on http://{config['WEB_HOST']}:{config['WEB_PORT']}/. {channels.summary}. "
+            f"HTTP API {'on, token required' if config['RASA_API_TOKEN'] else 'off'}. Ctrl-C stops.",
             flush=True,
         )
 
     def on_signal(signum, frame):  # noqa: ANN001
         raise KeyboardInterrupt
 
+    # Installed explicitly: a process started in the background inherits an ignored SIGINT.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         while all(p.poll() is None for p in processes):
