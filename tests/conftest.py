@@ -1,7 +1,10 @@
 """Shared test helpers: trackers as the action server receives them, and the loaded content."""
 from __future__ import annotations
 
+import socket
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -68,3 +71,20 @@ def button_titles(messages: List[Dict[str, Any]]) -> List[str]:
 
 def button_payloads(messages: List[Dict[str, Any]]) -> List[str]:
     return [b["payload"] for m in messages for b in m.get("buttons") or []]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(url: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None, timeout: float = 60):
+    """GET (or POST with a body); returns (status, body), also for HTTP errors."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()

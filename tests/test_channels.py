@@ -21,7 +21,6 @@ import sqlite3
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -31,7 +30,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from conftest import ROOT
+from conftest import ROOT, free_port, http
 
 import settings  # noqa: E402
 from channels import credentials as channel_credentials  # noqa: E402
@@ -291,21 +290,6 @@ def test_slack_app_manifest():
 
 
 # --- end to end: a fake platform API, the real servers -----------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http(url: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None, timeout: float = 60):
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def wait_for(check: Callable[[], Any], timeout: float = ANSWER_TIMEOUT, what: str = "it") -> Any:

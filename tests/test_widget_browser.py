@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 WEB = ROOT / "web"
 SERVE = WEB / "serve.py"
@@ -62,12 +61,6 @@ async def on_new_message(message):
 app.blueprint(channel.blueprint(on_new_message))
 app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False, motd=False, workers=1)
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str, timeout: float = 5):
