@@ -15,13 +15,15 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run shell web test test-rasa test-py lock clean
+.PHONY: help install train run shell web review review-user test test-rasa test-py lock clean
 
 help:
 	@echo "make run     install if needed, train if stale, start the action server and Rasa"
 	@echo "make test    every check: data validation, held-out NLU F1, test stories, pytest"
 	@echo "make shell   chat in the terminal"
 	@echo "make web     only the web page with the chat widget (http://127.0.0.1:8080/)"
+	@echo "make review  only the staff review app (http://127.0.0.1:8081/, needs REVIEW_SECRET_KEY)"
+	@echo "make review-user NAME=alex ROLE=reviewer|admin    create a review account"
 	@echo "make install / make train    the first steps of make run"
 
 # Python 3.10 comes from pyenv (.python-version); Rasa 3.6 does not install on 3.11.
@@ -60,6 +62,12 @@ shell: train
 
 web: $(WEB_DEPS)
 	$(PY) web/serve.py
+
+review: $(INSTALLED)
+	$(PY) -m review.app
+
+review-user: $(INSTALLED)
+	$(PY) -m review.cli create-user $(NAME) --role $(ROLE)
 
 # Rasa's own checks and the safety evaluation (figures printed), then the whole pytest suite
 # (pytest's summary is the last line).

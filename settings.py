@@ -24,6 +24,18 @@ DEFAULTS: Dict[str, str] = {
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": "8080",
     "RASA_PUBLIC_URL": "",  # the Rasa server as the browser reaches it; empty: http://localhost:RASA_PORT
+    # the conversation review app for staff (python -m review.app; started when the key is set)
+    "REVIEW_HOST": "127.0.0.1",
+    "REVIEW_PORT": "8081",
+    "REVIEW_SECRET_KEY": "",
+    "REVIEW_SECURE_COOKIES": "0",
+    "REVIEW_RETENTION_DAYS": "",
+    "REVIEW_LOW_CONFIDENCE": "0.5",
+    "REVIEW_PAGE_SIZE": "50",
+    "REVIEW_PHONE_REGION": "GB",
+    "REVIEW_SESSION_HOURS": "8",
+    "REVIEW_LOGIN_MAX_FAILURES": "5",
+    "REVIEW_LOGIN_LOCK_MINUTES": "15",
     # action server
     "ACTION_HOST": "127.0.0.1",
     "ACTION_PORT": "5055",

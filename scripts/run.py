@@ -1,6 +1,7 @@
 """Start the assistant: the action server and the Rasa server (or `rasa shell`), from `.env`.
 
     python scripts/run.py            # action server + Rasa server + the web page with the widget
+                                     # (+ the review app when REVIEW_SECRET_KEY is set)
     python scripts/run.py --shell    # action server + chat in this terminal
 
 Ctrl-C (or SIGTERM) stops every process it started; if one process dies, the others are stopped.
@@ -54,6 +55,10 @@ def web_command() -> List[str]:
     return [sys.executable, "web/serve.py"]
 
 
+def review_command() -> List[str]:
+    return [sys.executable, "-m", "review.app"]
+
+
 def stop(processes: List[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -89,10 +94,15 @@ def main() -> int:
     if not args.shell:
         web_env = dict(env, RASA_PUBLIC_URL=config["RASA_PUBLIC_URL"] or f"http://localhost:{config['RASA_PORT']}")
         processes.append(subprocess.Popen(web_command(), cwd=ROOT, env=web_env))
+        if config["REVIEW_SECRET_KEY"]:
+            processes.append(subprocess.Popen(review_command(), cwd=ROOT, env=env))
+            review = f"review app on http://{config['REVIEW_HOST']}:{config['REVIEW_PORT']}/"
+        else:
+            review = "review app off (set REVIEW_SECRET_KEY to start it)"
         print(
             f"Starting: action server on {config['ACTION_HOST']}:{config['ACTION_PORT']}, "
             f"Rasa on {config['RASA_HOST']}:{config['RASA_PORT']}, "
-            f"web page on http://{config['WEB_HOST']}:{config['WEB_PORT']}/. {channels.summary}. "
+            f"web page on http://{config['WEB_HOST']}:{config['WEB_PORT']}/, {review}. {channels.summary}. "
             f"HTTP API {'on, token required' if config['RASA_API_TOKEN'] else 'off'}. Ctrl-C stops.",
             flush=True,
         )
