@@ -23,7 +23,7 @@ help:
 	@echo "make shell   chat in the terminal"
 	@echo "make web     only the web page with the chat widget (http://127.0.0.1:8080/)"
 	@echo "make review  only the staff review app (http://127.0.0.1:8081/, needs REVIEW_SECRET_KEY)"
-	@echo "make review-user NAME=alex ROLE=reviewer|admin    create a review account"
+	@echo "make review-user NAME=staff1 ROLE=reviewer|admin    create a review account"
 	@echo "make install / make train    the first steps of make run"
 
 # Python 3.10 comes from pyenv (.python-version); Rasa 3.6 does not install on 3.11.
