@@ -15,7 +15,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run shell web review review-user test test-rasa test-py lock clean
+.PHONY: help install train run shell web review review-user test test-rasa test-py bench bench-quick \
+	scale-out scale-out-down load-test lock clean
 
 help:
 	@echo "make run     install if needed, train if stale, start the action server and Rasa"
@@ -24,6 +25,8 @@ help:
 	@echo "make web     only the web page with the chat widget (http://127.0.0.1:8080/)"
 	@echo "make review  only the staff review app (http://127.0.0.1:8081/, needs REVIEW_SECRET_KEY)"
 	@echo "make review-user NAME=staff1 ROLE=reviewer|admin    create a review account"
+	@echo "make bench   the project against a rasa-init baseline (bench/README.md; --quick: bench-quick)"
+	@echo "make scale-out / scale-out-down / load-test    PostgreSQL + Redis + 2 Rasa + nginx (deploy/)"
 	@echo "make install / make train    the first steps of make run"
 
 # Python 3.10 comes from pyenv (.python-version); Rasa 3.6 does not install on 3.11.
@@ -84,6 +87,21 @@ test-rasa:
 
 test-py:
 	$(PY) -m pytest tests
+
+bench: train
+	$(PY) bench/run_bench.py
+
+bench-quick: train
+	$(PY) bench/run_bench.py --quick
+
+scale-out: train
+	$(PY) deploy/scale_out.py up
+
+scale-out-down:
+	$(PY) deploy/scale_out.py down
+
+load-test: train
+	$(PY) bench/load_test.py
 
 lock:
 	rm -rf /tmp/ms-physio-lock && python3.10 -m venv /tmp/ms-physio-lock

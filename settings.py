@@ -58,6 +58,10 @@ DEFAULTS: Dict[str, str] = {
     "SLACK_BOT_TOKEN": "",
     "SLACK_SIGNING_SECRET": "",
     "SLACK_API_URL": "https://slack.com/api/",
+    # lock store for several Rasa servers (deploy/endpoints.scale.yml; the default is in memory)
+    "REDIS_HOST": "127.0.0.1",
+    "REDIS_PORT": "6379",
+    "REDIS_DB": "0",
     # safety answers: localise for the deployment's country
     "EMERGENCY_NUMBER": "112",
     "CRISIS_LINE": "a crisis line (for example 988 in the US, or Samaritans on 116 123 in the UK and Ireland)",
