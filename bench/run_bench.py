@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deploy.scale_out import free_port, http_ok  # noqa: E402
+
 BENCH = ROOT / "bench"
 MODELS = BENCH / ".models"
 RESULTS = BENCH / "results"
@@ -106,20 +109,6 @@ def train(name: str) -> Tuple[Path, float, bool]:
 
 
 # ---------------------------------------------------------------- servers
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http_ok(url: str, timeout: float = 2) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
 
 def descendants(pid: int) -> List[int]:
     """Every process below `pid` (from /proc/<pid>/task/*/children)."""
