@@ -20,6 +20,7 @@ DEFAULTS: Dict[str, str] = {
     "RASA_CORS_ORIGINS": "*",
     "RASA_MODEL_DIR": "models",
     "RASA_LOG_DIR": "logs",
+    "RASA_ENDPOINTS": "endpoints.yml",  # tracker store, lock store, action server (deploy/: scale-out)
     # the web page with the chat widget (web/serve.py)
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": "8080",

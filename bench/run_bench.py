@@ -58,6 +58,8 @@ SYSTEMS = {
                                       ROOT / "nlp" / "model" / "meta.json"]),
     "baseline": (BENCH / "baseline_config.yml", []),
 }
+# the endpoints each one runs with (tracker store, lock store, action server)
+ENDPOINTS = {"project": ROOT / "endpoints.yml", "baseline": BENCH / "baseline_endpoints.yml"}
 
 SIZES = {
     "full": dict(single=200, conc_msgs=6, conc_levels=(10, 50), long_turns=205, conc_time=240),
@@ -169,7 +171,8 @@ class Assistant:
             ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
             TRACKER_DIALECT="sqlite", TRACKER_DB=str(self.work / "tracker.db"), TRACKER_HOST="",
             RASA_LOG_DIR=str(self.work / "logs"), RASA_MODEL_DIR=str(self.work / "models"),
-            RASA_API_TOKEN=TOKEN, TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
+            RASA_API_TOKEN=TOKEN, RASA_ENDPOINTS=str(ENDPOINTS[self.name]),
+            TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
         self.log = open(self.work / "run.log", "wb")
         self.started_at = time.monotonic()

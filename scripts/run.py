@@ -29,7 +29,7 @@ MODEL = "assistant.tar.gz"
 def rasa_command(config: Dict[str, str], shell: bool, credentials: str = "credentials.yml") -> List[str]:
     rasa = str(Path(sys.executable).with_name("rasa"))
     model = str(Path(config["RASA_MODEL_DIR"]) / MODEL)
-    common = ["--model", model, "--endpoints", "endpoints.yml"]
+    common = ["--model", model, "--endpoints", config["RASA_ENDPOINTS"]]
     if shell:
         return [rasa, "shell", *common]
     command = [

@@ -232,3 +232,23 @@ def test_exercise_question_mixed_with_medication_is_referred(assistant, content_
 def test_first_reply_says_not_monitored_and_no_personal_details(assistant):
     first = assistant.send("disclaimer-check", "hi there")[0]["text"]
     assert "not medical advice" in first and "real time" in first and "personal details" in first
+
+
+def test_a_long_conversation_keeps_its_topic_and_its_whole_history(assistant, content_data):
+    """Rasa loads only the recent events per message (rasa_ext/tracker_store.py, 40 events):
+    a topic named long before, beyond that window, still drives the follow-up, the disclaimer is
+    not repeated, and the store and the HTTP API keep the whole conversation."""
+    sender = "patient-long"
+    messages = ["tell me about swimming"] + [f"thanks, that helps ({n})" for n in range(12)] + ["is it safe?"]
+    replies = [assistant.say(sender, message) for message in messages]
+    assert content_data.topics["aquatic"].facets["precautions"].text in replies[-1]
+    assert all(content_data.text("disclaimer") not in reply for reply in replies[1:])
+    stored = [event["text"] for event in stored_user_events(assistant, sender)]
+    assert stored == messages
+    status, data = http(f"{assistant.url}/conversations/{sender}/tracker?token={API_TOKEN}")
+    assert status == 200
+    history = [event["text"] for event in json.loads(data)["events"] if event["event"] == "user"]
+    assert history == messages
+    with sqlite3.connect(assistant.tracker_db) as db:
+        (rows,) = db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()
+    assert rows > 40  # longer than the window
