@@ -16,6 +16,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -25,6 +26,8 @@ from nlp.red_flags import RedFlagDetector
 
 # The entity labels the content vocabulary produces (content topic kinds).
 CONTENT_LABELS = ("exercise", "symptom")
+# Set by InputGuard on a message that is empty or was cut: "empty" or "long".
+GUARD_KEY = "input_guard"
 # Control characters other than tab and newline: noise from binary or pasted input.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -35,8 +38,9 @@ class InputGuard(GraphComponent):
 
     A missing text becomes empty, control characters are removed, and a text longer than
     `max_characters` is cut for understanding (spaCy refuses texts over a million characters).
-    Only the NLU's copy changes: the tracker keeps what the user sent, and the fallback action
-    tells the user when a message was empty or too long.
+    Only the NLU's copy changes: the tracker keeps what the user sent. An empty or cut message
+    is marked (GUARD_KEY) so that RedFlagClassifier, last in the pipeline, sends it to the
+    fallback, whose answer says why, whatever the intent classifier made of it.
     """
 
     @staticmethod
@@ -66,7 +70,13 @@ class InputGuard(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             if TEXT in message.data:
-                message.set(TEXT, self.clean(message.get(TEXT)))
+                original = message.get(TEXT) or ""
+                cleaned = self.clean(original)
+                message.set(TEXT, cleaned)
+                if not cleaned.strip():
+                    message.set(GUARD_KEY, "empty")
+                elif len(original) > self._max:
+                    message.set(GUARD_KEY, "long")
         return messages
 
 
@@ -231,6 +241,8 @@ class RedFlagClassifier(GraphComponent):
     handling) runs on every message. On a match the intent becomes `emergency` with confidence
     1.0 and a `red_flag` entity names the category (replacing topic entities inside its
     evidence), so /model/parse, the tracker store and the logs all show it.
+    Without a red flag, a message that InputGuard found empty or had to cut becomes
+    `nlu_fallback` (confidence 1.0), so the fallback tells the user why.
     """
 
     ENTITY = "red_flag"
@@ -260,11 +272,10 @@ class RedFlagClassifier(GraphComponent):
             doc = message.get(SPACY_DOCS[TEXT])
             flag = self._detector.detect(doc) if doc is not None else None
             if flag is None:
+                if message.get(GUARD_KEY):
+                    self._decide(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
                 continue
-            emergency = {"name": self.INTENT, "confidence": 1.0}
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != self.INTENT]
-            message.set(INTENT, emergency, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [emergency] + ranking, add_to_output=True)
+            self._decide(message, self.INTENT)
             entity = {
                 "entity": self.ENTITY,
                 "value": flag.category,
@@ -277,3 +288,10 @@ class RedFlagClassifier(GraphComponent):
             others = [e for e in message.get(ENTITIES, []) if e["end"] <= flag.start or e["start"] >= flag.end]
             message.set(ENTITIES, others + [entity], add_to_output=True)
         return messages
+
+    @staticmethod
+    def _decide(message: Message, intent: Text) -> None:
+        decided = {"name": intent, "confidence": 1.0}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent]
+        message.set(INTENT, decided, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [decided] + ranking, add_to_output=True)

@@ -104,3 +104,19 @@ def test_trained_model_extracts_normalised_entities(agent):
     }
     assert result["intent"]["name"] in ("symptom_fatigue", "ask_aquatic_exercise")
 
+
+
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("", "nlu_fallback"),
+        ("  \x00\x01 ", "nlu_fallback"),
+        ("thanks " * 2000, "nlu_fallback"),  # cut by InputGuard: the fallback says it was too long
+        ("x" * 200_000, "nlu_fallback"),
+        ("I have crushing chest pain " + "thanks " * 2000, "emergency"),  # a red flag wins over the cut
+    ],
+    ids=["empty", "control-characters", "long-thanks", "huge", "long-red-flag"],
+)
+def test_empty_or_cut_messages_are_decided_whatever_the_classifier_thinks(agent, text, intent):
+    result = parse(agent, text)
+    assert result["intent"] == {"name": intent, "confidence": 1.0}
