@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 .PHONY: help install train run shell web review review-user test test-rasa test-py bench bench-quick \
-	scale-out scale-out-down load-test lock clean
+	profile scale-out scale-out-down load-test lock clean
 
 help:
 	@echo "make run     install if needed, train if stale, start the action server and Rasa"
@@ -26,6 +26,7 @@ help:
 	@echo "make review  only the staff review app (http://127.0.0.1:8081/, needs REVIEW_SECRET_KEY)"
 	@echo "make review-user NAME=staff1 ROLE=reviewer|admin    create a review account"
 	@echo "make bench   the project against a rasa-init baseline (bench/README.md; --quick: bench-quick)"
+	@echo "make profile where a message's time goes in the Rasa server (pyinstrument)"
 	@echo "make scale-out / scale-out-down / load-test    PostgreSQL + Redis + 2 Rasa + nginx (deploy/)"
 	@echo "make install / make train    the first steps of make run"
 
@@ -93,6 +94,9 @@ bench: train
 
 bench-quick: train
 	$(PY) bench/run_bench.py --quick
+
+profile: train
+	$(PY) bench/profile_server.py
 
 scale-out: train
 	$(PY) deploy/scale_out.py up

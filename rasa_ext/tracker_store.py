@@ -17,15 +17,17 @@ This store:
     `retrieve_full_tracker` (HTTP API, `rasa export`) returns the whole history.
 
 The window must be longer than what the policies and actions look back at: MemoizationPolicy
-uses max_history 4, the rules are one or two turns long, and the actions read the latest message,
-the `topic` slot and whether the session already has a bot message. A turn of this assistant is
-about 6 events (at most ~9), so the default of 40 events keeps at least four whole turns.
+uses max_history 4 (actions, not turns), the rules are one or two turns long, and the actions
+read the latest message, the `topic` slot, whether the session already has a bot message and
+whether the previous message also fell back. A turn of this assistant is about 6 events (at most
+~9), so the default of 24 events keeps at least two whole turns. A longer window costs more per
+message (bench/README.md: 40 events made turn 200 1.27x turn 1, 24 events ~1.0x).
 
 endpoints.yml:
 
     tracker_store:
       type: rasa_ext.tracker_store.WindowedSQLTrackerStore
-      window_events: 40
+      window_events: 24
       dialect: ${TRACKER_DIALECT}
       ...
 """
@@ -46,7 +48,7 @@ from rasa_ext import speedups
 
 speedups.apply()
 
-DEFAULT_WINDOW_EVENTS = 40
+DEFAULT_WINDOW_EVENTS = 24
 MIN_WINDOW_EVENTS = 20
 _LOADED = "_windowed_store_loaded_events"
 

@@ -101,7 +101,7 @@ def test_endpoints_files_configure_the_windowed_store(tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
     created = TrackerStore.create(config, DOMAIN)
-    assert isinstance(created, WindowedSQLTrackerStore) and created.window_events == 40
+    assert isinstance(created, WindowedSQLTrackerStore) and created.window_events == 24
     assert created.engine.url.database == os.environ["TRACKER_DB"]
     with created.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
