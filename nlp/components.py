@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import numpy as np
@@ -22,12 +23,17 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
-from nlp.red_flags import RedFlagDetector
+from nlp.red_flags import RedFlag, RedFlagDetector
 
 # The entity labels the content vocabulary produces (content topic kinds).
 CONTENT_LABELS = ("exercise", "symptom")
 # Set by InputGuard on a message that is empty or was cut: "empty" or "long".
 GUARD_KEY = "input_guard"
+# Set by InputGuard on a cut message: (offset, text) of what was cut off, for the red-flag check
+# only: starting a little before the cut, so that a phrase across it is whole, up to RED_FLAG_CHARS.
+REST_KEY = "input_guard_rest"
+CUT_OVERLAP = 200
+RED_FLAG_CHARS = 100_000
 # Control characters other than tab and newline: noise from binary or pasted input.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -40,7 +46,8 @@ class InputGuard(GraphComponent):
     `max_characters` is cut for understanding (spaCy refuses texts over a million characters).
     Only the NLU's copy changes: the tracker keeps what the user sent. An empty or cut message
     is marked (GUARD_KEY) so that RedFlagClassifier, last in the pipeline, sends it to the
-    fallback, whose answer says why, whatever the intent classifier made of it.
+    fallback, whose answer says why, whatever the intent classifier made of it; what was cut off
+    (up to RED_FLAG_CHARS) is kept aside (REST_KEY) for the red-flag check alone.
     """
 
     @staticmethod
@@ -77,6 +84,8 @@ class InputGuard(GraphComponent):
                     message.set(GUARD_KEY, "empty")
                 elif len(original) > self._max:
                     message.set(GUARD_KEY, "long")
+                    start = max(0, self._max - CUT_OVERLAP)
+                    message.set(REST_KEY, (start, CONTROL_CHARACTERS.sub(" ", original[start:RED_FLAG_CHARS])))
         return messages
 
 
@@ -241,8 +250,9 @@ class RedFlagClassifier(GraphComponent):
     handling) runs on every message. On a match the intent becomes `emergency` with confidence
     1.0 and a `red_flag` entity names the category (replacing topic entities inside its
     evidence), so /model/parse, the tracker store and the logs all show it.
-    Without a red flag, a message that InputGuard found empty or had to cut becomes
-    `nlu_fallback` (confidence 1.0), so the fallback tells the user why.
+    A long message is checked whole (up to InputGuard's RED_FLAG_CHARS), not only the part cut
+    for understanding. Without a red flag, a message that InputGuard found empty or had to cut
+    becomes `nlu_fallback` (confidence 1.0), so the fallback tells the user why.
     """
 
     ENTITY = "red_flag"
@@ -271,6 +281,8 @@ class RedFlagClassifier(GraphComponent):
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             flag = self._detector.detect(doc) if doc is not None else None
+            if flag is None and message.get(REST_KEY):
+                flag = self._detect_in_rest(message.get(REST_KEY), model)
             if flag is None:
                 if message.get(GUARD_KEY):
                     self._decide(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
@@ -288,6 +300,12 @@ class RedFlagClassifier(GraphComponent):
             others = [e for e in message.get(ENTITIES, []) if e["end"] <= flag.start or e["start"] >= flag.end]
             message.set(ENTITIES, others + [entity], add_to_output=True)
         return messages
+
+    def _detect_in_rest(self, rest: Tuple[int, Text], model: SpacyModel) -> Optional[RedFlag]:
+        """A red flag in the part of a long message that was cut off for understanding."""
+        offset, text = rest
+        found = self._detector.detect(model.model(text.lower()))
+        return found and replace(found, start=found.start + offset, end=found.end + offset)
 
     @staticmethod
     def _decide(message: Message, intent: Text) -> None:

@@ -114,8 +114,11 @@ def test_trained_model_extracts_normalised_entities(agent):
         ("thanks " * 2000, "nlu_fallback"),  # cut by InputGuard: the fallback says it was too long
         ("x" * 200_000, "nlu_fallback"),
         ("I have crushing chest pain " + "thanks " * 2000, "emergency"),  # a red flag wins over the cut
+        ("thanks " * 2000 + "I have crushing chest pain", "emergency"),  # also in the part cut off
+        ("thanks " * 285 + "my face is drooping on one side", "emergency"),  # across the cut (2000)
     ],
-    ids=["empty", "control-characters", "long-thanks", "huge", "long-red-flag"],
+    ids=["empty", "control-characters", "long-thanks", "huge", "long-red-flag", "red-flag-after-the-cut",
+         "red-flag-across-the-cut"],
 )
 def test_empty_or_cut_messages_are_decided_whatever_the_classifier_thinks(agent, text, intent):
     result = parse(agent, text)
