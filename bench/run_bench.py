@@ -61,6 +61,9 @@ SYSTEMS = {
 # the endpoints each one runs with (tracker store, lock store, action server)
 ENDPOINTS = {"project": ROOT / "endpoints.yml", "baseline": BENCH / "baseline_endpoints.yml"}
 
+# the long conversation: these many identical texts at its start and at its end (turns 196-205)
+LONG_PROBES = 10
+
 SIZES = {
     "full": dict(single=200, conc_msgs=6, conc_levels=(10, 50), long_turns=205, conc_time=240),
     "quick": dict(single=30, conc_msgs=3, conc_levels=(10, 50), long_turns=205, conc_time=120),
@@ -301,16 +304,26 @@ async def concurrent(url: str, texts: List[str], conversations: int, per_conv: i
 async def long_conversation(url: str, texts: List[str], turns: int, tag: str) -> Dict[str, Any]:
     import aiohttp
 
+    # The same LONG_PROBES texts are sent first and last, so that the two ends differ only in
+    # how long the conversation is (not in which intents and answers they ask for).
+    probes = texts[:LONG_PROBES]
+    fillers = texts[LONG_PROBES:]
     latencies = []
     deadline = time.monotonic() + 600
     async with aiohttp.ClientSession() as session:
         for turn in range(turns):
             if time.monotonic() > deadline:
                 break
-            ms, _ = await send(session, url, f"{tag}-long", texts[turn % len(texts)])
+            if turn < LONG_PROBES:
+                text = probes[turn]
+            elif turn >= turns - LONG_PROBES:
+                text = probes[turn - (turns - LONG_PROBES)]
+            else:
+                text = fillers[turn % len(fillers)]
+            ms, _ = await send(session, url, f"{tag}-long", text)
             latencies.append(ms)
-    early = latencies[0:5]
-    late = latencies[197:202] if len(latencies) >= 202 else latencies[-5:]
+    early = latencies[:LONG_PROBES]
+    late = latencies[-LONG_PROBES:]
     return {"turns": len(latencies), "turn1_ms": round(statistics.median(early), 1),
             "turn200_ms": round(statistics.median(late), 1),
             "ratio_200_1": round(statistics.median(late) / statistics.median(early), 2)}

@@ -7,8 +7,9 @@ action-server call then walk the whole tracker (bench/README.md: turn 200 cost 4
 This store:
 
   - retrieve: the last `window_events` events of the session, trimmed to start at a turn
-    boundary (an `action_listen`), preceded by the latest `slot` event of every slot set before
-    the window, so slot values (e.g. `topic`) survive;
+    boundary (an `action_listen`), preceded by the latest `slot` event of every domain slot set
+    before the window, so slot values (e.g. `topic`) survive; the older slot events are read
+    newest first and only until every domain slot has its value;
   - save: appends exactly the events added since retrieve (it remembers how many the tracker
     held when loaded) instead of counting the session's rows again;
   - both with SQLAlchemy Core statements built once, and on SQLite with pooled connections in
@@ -39,7 +40,7 @@ from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, DEFAULT_SLOT_NAMES
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -100,8 +101,11 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         self._slots_query = (
             sa.select(table.c.data)
             .where(in_session, table.c.type_name == SlotSet.type_name, table.c.id < sa.bindparam("before"))
-            .order_by(table.c.id)
+            .order_by(table.c.id.desc())
         )
+        # the newest value of each of these is looked up before the window; Rasa's own slots
+        # (session_started_metadata, ...) only if they turn up on the way
+        self._slot_names = {slot.name for slot in domain.slots if slot.name not in DEFAULT_SLOT_NAMES} if domain else set()
         self._insert = table.insert()
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
@@ -117,12 +121,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                 # a longer session: start at a turn boundary, carry the slots set before the window
                 start = next((i for i, row in enumerate(rows)
                               if row.type_name == ActionExecuted.type_name and row.action_name == ACTION_LISTEN_NAME), 0)
-                latest = {}
+                latest: Dict[Text, Dict[Text, Any]] = {}  # newest first
                 for (data,) in connection.execute(self._slots_query, {"sender": sender_id, "before": rows[start].id}):
                     event = json.loads(data)
-                    latest.pop(event.get("name"), None)  # keep the order in which the latest values were set
-                    latest[event.get("name")] = event
-                events = list(latest.values()) + [json.loads(data) for data in events[start:]]
+                    latest.setdefault(event.get("name"), event)
+                    if self._slot_names <= latest.keys():
+                        break  # stop reading: the cost must not grow with the conversation
+                events = list(reversed(latest.values())) + [json.loads(data) for data in events[start:]]
             else:
                 events = [json.loads(data) for data in events]
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
