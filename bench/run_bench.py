@@ -41,7 +41,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy.scale_out import free_port, http_ok  # noqa: E402
+from deploy.scale_out import cmdline, free_port, http_ok  # noqa: E402
 
 BENCH = ROOT / "bench"
 MODELS = BENCH / ".models"
@@ -130,13 +130,6 @@ def descendants(pid: int) -> List[int]:
                     found.append(child)
                     todo.append(child)
     return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def peak_rss_mb(pid: int) -> Optional[float]:
