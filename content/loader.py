@@ -47,7 +47,11 @@ def load(content_dir: Optional[Path] = None) -> Content:
     topics = _load_topics(root / "topics", sources)
     responses, followups = _load_responses(root / "responses.yml", sources)
     safety = _load_safety(root / "safety.yml", sources)
-    return Content(sources=sources, topics=topics, responses=responses, followups=followups, safety=safety)
+    medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
+    return Content(
+        sources=sources, topics=topics, responses=responses, followups=followups, safety=safety,
+        medical_terms=medical_terms,
+    )
 
 
 def check_intents(content: Content, domain_intents: List[str], domain_path: str = "domain.yml") -> None:
@@ -256,3 +260,15 @@ def _load_safety(path: Path, sources: Mapping[str, Source]) -> Dict[str, SafetyA
             sources=_source_ids(entry.get("sources"), path, f"{category}.sources", sources),
         )
     return answers
+
+
+def _load_medical_terms(path: Path, topics: Mapping[str, Topic]) -> Tuple[str, ...]:
+    terms = _mapping(_read_yaml(path), path, "(file)").get("terms")
+    if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t.strip() for t in terms):
+        raise ContentError(str(path), "terms", "must be a non-empty list of terms")
+    terms = tuple(" ".join(t.lower().split()) for t in terms)
+    synonym_owner = {phrase: topic.id for topic in topics.values() for phrase in topic.synonyms}
+    for term in terms:
+        if term in synonym_owner:
+            raise ContentError(str(path), "terms", f"'{term}' is also a synonym of topic '{synonym_owner[term]}'")
+    return terms

@@ -8,6 +8,8 @@ EXERCISE = "exercise"
 SYMPTOM = "symptom"
 INFO = "info"
 KINDS = (EXERCISE, SYMPTOM, INFO)
+# The vocabulary label of medical_terms.yml: medicines, tests, diagnosis (outside the remit).
+MEDICAL = "medical"
 
 # The facets every exercise and symptom topic has, in the order an answer walks through them.
 FACETS = ("summary", "benefits", "how_to_start", "how_much", "precautions", "at_home")
@@ -86,6 +88,8 @@ class Content:
     followups: Dict[str, Tuple[str, str]]
     # red-flag category -> its answer
     safety: Dict[str, SafetyAnswer] = field(default_factory=dict)
+    # medicines, supplements, tests and diagnosis: questions for the physician
+    medical_terms: Tuple[str, ...] = ()
     _by_intent: Dict[str, Topic] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -116,13 +120,15 @@ class Content:
         return "; ".join(seen)
 
     def vocabulary(self) -> List[Tuple[str, str, str]]:
-        """(entity label, topic id, phrase) for every synonym and title: the NLU vocabulary."""
+        """(entity label, topic id, phrase) for every synonym and title, and (``MEDICAL``,
+        ``MEDICAL``, term) for every medical term: the NLU vocabulary."""
         rows = []
         for topic in self.topics.values():
             if topic.kind == INFO:
                 continue  # recognised by intent only
             for phrase in (topic.title.lower(),) + topic.synonyms:
                 rows.append((topic.kind, topic.id, phrase))
+        rows.extend((MEDICAL, MEDICAL, term) for term in self.medical_terms)
         return rows
 
     def intents(self) -> List[str]:

@@ -23,10 +23,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
+from content.model import MEDICAL
 from nlp.red_flags import RedFlag, RedFlagDetector
 
 # The entity labels the content vocabulary produces (content topic kinds).
 CONTENT_LABELS = ("exercise", "symptom")
+# The labels the topic featurizer reads: the topics, and the medical terms (medicines, tests,
+# diagnosis), which are a feature for the intent classifier but never an entity.
+FEATURE_LABELS = CONTENT_LABELS + (MEDICAL,)
 # Set by InputGuard on a message that is empty or was cut: "empty" or "long".
 GUARD_KEY = "input_guard"
 # Set by InputGuard on a cut message: (offset, text) of what was cut off, for the red-flag check
@@ -146,8 +150,10 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
 
     "weights", "dumbbells" and "theraband" all become the feature `strength`, so the intent
     classifier learns topics rather than each word: a synonym that never occurs in the training
-    data still points to its topic. The topic list is fixed at training time and saved with the
-    model, so a model keeps working when the content grows until it is retrained.
+    data still points to its topic. Every medical term (content/medical_terms.yml) becomes the
+    one feature `medical`, so an unseen medicine still reads as a question for the physician.
+    The topic list is fixed at training time and saved with the model, so a model keeps working
+    when the content grows until it is retrained.
     """
 
     FILE = "topics.json"
@@ -237,7 +243,7 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
         doc = message.get(SPACY_DOCS[TEXT])
         if doc is None:
             return []
-        return [(ent.ent_id_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in CONTENT_LABELS and ent.ent_id_]
+        return [(ent.ent_id_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in FEATURE_LABELS and ent.ent_id_]
 
 
 @DefaultV1Recipe.register(

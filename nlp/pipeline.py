@@ -4,6 +4,7 @@ The pipeline is a blank English tokenizer, a lookup lemmatizer (tables from spac
 saved into the pipeline so that loading it needs nothing else) and an entity ruler whose
 patterns are made from every topic's title and synonyms. Each pattern carries the topic id, so
 "swimming", "pool" and "hydrotherapy" all come out as an ``exercise`` entity with id ``aquatic``.
+The medical terms (medicines, tests, diagnosis) come out with label and id ``medical``.
 
     python -m nlp.pipeline [OUTPUT_DIR]      (default: nlp/model)
 

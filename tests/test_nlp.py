@@ -15,6 +15,7 @@ from content.loader import CONTENT_DIR
 from nlp import pipeline
 
 MODEL = ROOT / "models" / "assistant.tar.gz"
+NLU_DATA = (ROOT / "data" / "nlu.yml").read_text().lower()
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,9 @@ def test_tokenizer_and_lookup_lemmatizer(nlp):
         ("my balance is bad, would balance exercises help", [("balance", "symptom", "balance"), ("balance exercises", "exercise", "balance_training")]),
         ("pins and needles in my feet", [("pins and needles", "symptom", "numbness")]),
         ("what is physiotherapy", []),
+        # medicines and tests: one label, and the longest phrase wins over a symptom word
+        ("is kesimpta better than an mri", [("kesimpta", "medical", "medical"), ("mri", "medical", "medical")]),
+        ("pain killers before exercise", [("pain killers", "medical", "medical")]),
     ],
 )
 def test_entity_ruler_normalises_to_topic_ids(nlp, text, expected):
@@ -103,6 +107,24 @@ def test_trained_model_extracts_normalised_entities(agent):
         ("symptom", "fatigue", "ContentEntityExtractor"),
     }
     assert result["intent"]["name"] in ("symptom_fatigue", "ask_aquatic_exercise")
+
+
+@pytest.mark.parametrize(
+    "text,medicine",
+    [
+        ("should I take siponimod", "siponimod"),
+        ("is ponesimod safe to start", "ponesimod"),
+        ("what dose of cladribine is normal", "cladribine"),
+        ("is zeposia any good", "zeposia"),
+    ],
+)
+def test_a_medicine_the_training_data_never_names_goes_to_the_physician(agent, text, medicine):
+    """The medicine is only in content/medical_terms.yml, never in data/nlu.yml."""
+    assert medicine not in NLU_DATA
+    result = parse(agent, text)
+    assert result["intent"]["name"] == "request_medical_advice"
+    assert result["entities"] == []  # a medical term is a feature, never an entity
+
 
 
 
