@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Text, Tuple, Type
+from typing import Any, Dict, List, Optional, Set, Text, Tuple, Type
 
 import numpy as np
 import scipy.sparse
@@ -31,7 +31,8 @@ CONTENT_LABELS = ("exercise", "symptom")
 # The labels the topic featurizer reads: the topics, and the medical terms (medicines, tests,
 # diagnosis), which are a feature for the intent classifier but never an entity.
 FEATURE_LABELS = CONTENT_LABELS + (MEDICAL,)
-# Set by InputGuard on a message that is empty or was cut: "empty" or "long".
+# Set by InputGuard on a message that is empty or was cut ("empty", "long"), and by
+# UnknownWordsGuard on one with no word the model knows ("unknown").
 GUARD_KEY = "input_guard"
 # Set by InputGuard on a cut message: (offset, text) of what was cut off, for the red-flag check
 # only: starting a little before the cut, so that a phrase across it is whole, up to RED_FLAG_CHARS.
@@ -141,6 +142,86 @@ class ContentEntityExtractor(GraphComponent, EntityExtractorMixin):
             ]
             if found:
                 message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(found), add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class UnknownWordsGuard(GraphComponent):
+    """Marks a message in which no word is one the model was trained on, or a content term.
+
+    Keyboard mashing ("asdf ghjk") or a language the training data does not have gives the
+    classifier nothing to go on, yet it may still be confident about some intent. Such a message
+    is marked (GUARD_KEY "unknown") and RedFlagClassifier sends it to the fallback, which offers
+    topics, unless it holds a red flag. The known words (texts and lemmas of the training
+    examples) are saved with the model. Messages without any word (digits, emoji, punctuation)
+    are left to the classifier.
+    """
+
+    FILE = "known_words.json"
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP, Tokenizer]
+
+    def __init__(self, model_storage: ModelStorage, resource: Resource, known: Optional[Set[Text]] = None) -> None:
+        self._model_storage = model_storage
+        self._resource = resource
+        self._known = known or set()
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "UnknownWordsGuard":
+        return cls(model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "UnknownWordsGuard":
+        with model_storage.read_from(resource) as directory:
+            known = set(json.loads((directory / cls.FILE).read_text(encoding="utf-8")))
+        return cls(model_storage, resource, known)
+
+    @staticmethod
+    def _words(message: Message) -> Set[Text]:
+        words = set()
+        for token in message.get(TOKENS_NAMES[TEXT]) or []:
+            if token.text.isalpha():
+                words.add(token.text.lower())
+                words.add((token.lemma or token.text).lower())
+        return words
+
+    def train(self, training_data: TrainingData) -> Resource:
+        known: Set[Text] = set()
+        for example in training_data.intent_examples:
+            known |= self._words(example)
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / self.FILE).write_text(json.dumps(sorted(known)), encoding="utf-8")
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if message.get(GUARD_KEY):
+                continue
+            words = self._words(message)
+            if not words or words & self._known:
+                continue
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is not None and any(ent.label_ in FEATURE_LABELS for ent in doc.ents):
+                continue  # a content term the training examples happen not to use
+            message.set(GUARD_KEY, "unknown")
         return messages
 
 
@@ -257,8 +338,9 @@ class RedFlagClassifier(GraphComponent):
     1.0 and a `red_flag` entity names the category (replacing topic entities inside its
     evidence), so /model/parse, the tracker store and the logs all show it.
     A long message is checked whole (up to InputGuard's RED_FLAG_CHARS), not only the part cut
-    for understanding. Without a red flag, a message that InputGuard found empty or had to cut
-    becomes `nlu_fallback` (confidence 1.0), so the fallback tells the user why.
+    for understanding. Without a red flag, a message that InputGuard found empty or had to cut,
+    or in which UnknownWordsGuard found no known word, becomes `nlu_fallback` (confidence 1.0),
+    so the fallback answers it, whatever the intent classifier made of it.
     """
 
     ENTITY = "red_flag"

@@ -16,6 +16,7 @@ from nlp import pipeline
 
 MODEL = ROOT / "models" / "assistant.tar.gz"
 NLU_DATA = (ROOT / "data" / "nlu.yml").read_text().lower()
+NOT_IN_NLU_DATA = "qwzx"
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,12 @@ def test_a_medicine_the_training_data_never_names_goes_to_the_physician(agent, t
     assert result["entities"] == []  # a medical term is a feature, never an entity
 
 
+def test_one_known_word_is_enough_for_the_classifier(agent):
+    """Unknown words around a known question do not send it to the fallback."""
+    assert NOT_IN_NLU_DATA not in NLU_DATA
+    result = parse(agent, f"tell me about swimming {NOT_IN_NLU_DATA}")
+    assert result["intent"]["name"] == "ask_aquatic_exercise"
+
 
 
 @pytest.mark.parametrize(
@@ -138,10 +145,13 @@ def test_a_medicine_the_training_data_never_names_goes_to_the_physician(agent, t
         ("I have crushing chest pain " + "thanks " * 2000, "emergency"),  # a red flag wins over the cut
         ("thanks " * 2000 + "I have crushing chest pain", "emergency"),  # also in the part cut off
         ("thanks " * 285 + "my face is drooping on one side", "emergency"),  # across the cut (2000)
+        ("asdf ghjk lqwp", "nlu_fallback"),  # no word the model knows
+        ("Wie oft soll ich trainieren", "nlu_fallback"),  # nor here
+        ("asdf ghjk my chest hurts and I can't breathe", "emergency"),
     ],
     ids=["empty", "control-characters", "long-thanks", "huge", "long-red-flag", "red-flag-after-the-cut",
-         "red-flag-across-the-cut"],
+         "red-flag-across-the-cut", "keyboard-mashing", "other-language", "mashing-and-red-flag"],
 )
-def test_empty_or_cut_messages_are_decided_whatever_the_classifier_thinks(agent, text, intent):
+def test_empty_cut_or_unknown_messages_are_decided_whatever_the_classifier_thinks(agent, text, intent):
     result = parse(agent, text)
     assert result["intent"] == {"name": intent, "confidence": 1.0}
