@@ -55,7 +55,8 @@ START_TIMEOUT = 300
 SYSTEMS = {
     # name: (config file, extra files that the trained model depends on)
     "project": (ROOT / "config.yml", [ROOT / "nlp" / "components.py", ROOT / "nlp" / "red_flags.py",
-                                      ROOT / "nlp" / "model" / "meta.json"]),
+                                      ROOT / "nlp" / "model" / "meta.json",
+                                      ROOT / "nlp" / "model" / "entity_ruler" / "patterns.jsonl"]),
     "baseline": (BENCH / "baseline_config.yml", []),
 }
 # the endpoints each one runs with (tracker store, lock store, action server)
