@@ -43,6 +43,19 @@ RED_FLAG_CHARS = 100_000
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def read_json(model_storage: ModelStorage, resource: Resource, name: Text) -> Any:
+    """What a trained component saved with `write_json`."""
+    with model_storage.read_from(resource) as directory:
+        return json.loads((directory / name).read_text(encoding="utf-8"))
+
+
+def write_json(model_storage: ModelStorage, resource: Resource, name: Text, value: Any) -> Resource:
+    """Saves `value` with the trained model, in the component's resource."""
+    with model_storage.write_to(resource) as directory:
+        (directory / name).write_text(json.dumps(value), encoding="utf-8")
+    return resource
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class InputGuard(GraphComponent):
     """First in the pipeline: makes any input safe for the components after it.
@@ -187,9 +200,7 @@ class UnknownWordsGuard(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "UnknownWordsGuard":
-        with model_storage.read_from(resource) as directory:
-            known = set(json.loads((directory / cls.FILE).read_text(encoding="utf-8")))
-        return cls(model_storage, resource, known)
+        return cls(model_storage, resource, set(read_json(model_storage, resource, cls.FILE)))
 
     @staticmethod
     def _words(message: Message) -> Set[Text]:
@@ -204,9 +215,7 @@ class UnknownWordsGuard(GraphComponent):
         known: Set[Text] = set()
         for example in training_data.intent_examples:
             known |= self._words(example)
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / self.FILE).write_text(json.dumps(sorted(known)), encoding="utf-8")
-        return self._resource
+        return write_json(self._model_storage, self._resource, self.FILE, sorted(known))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -284,17 +293,14 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "ContentTopicFeaturizer":
-        with model_storage.read_from(resource) as directory:
-            topics = json.loads((directory / cls.FILE).read_text(encoding="utf-8"))
+        topics = read_json(model_storage, resource, cls.FILE)
         return cls({**cls.get_default_config(), **config}, model_storage, resource, execution_context, topics)
 
     def train(self, training_data: TrainingData) -> Resource:
         topics = set()
         for example in training_data.training_examples:
             topics.update(topic for topic, _, _ in self._topic_spans(example))
-        with self._model_storage.write_to(self._resource) as directory:
-            (directory / self.FILE).write_text(json.dumps(sorted(topics)), encoding="utf-8")
-        return self._resource
+        return write_json(self._model_storage, self._resource, self.FILE, sorted(topics))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
