@@ -47,10 +47,10 @@ def load(content_dir: Optional[Path] = None) -> Content:
     topics = _load_topics(root / "topics", sources)
     responses, followups = _load_responses(root / "responses.yml", sources)
     safety = _load_safety(root / "safety.yml", sources)
-    medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
+    medicines, medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
     return Content(
         sources=sources, topics=topics, responses=responses, followups=followups, safety=safety,
-        medical_terms=medical_terms,
+        medicines=medicines, medical_terms=medical_terms,
     )
 
 
@@ -262,13 +262,18 @@ def _load_safety(path: Path, sources: Mapping[str, Source]) -> Dict[str, SafetyA
     return answers
 
 
-def _load_medical_terms(path: Path, topics: Mapping[str, Topic]) -> Tuple[str, ...]:
-    terms = _mapping(_read_yaml(path), path, "(file)").get("terms")
-    if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t.strip() for t in terms):
-        raise ContentError(str(path), "terms", "must be a non-empty list of terms")
-    terms = tuple(" ".join(t.lower().split()) for t in terms)
+def _load_medical_terms(path: Path, topics: Mapping[str, Topic]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """(medicines, terms) of medical_terms.yml: non-empty lists, no phrase also a topic synonym."""
+    data = _mapping(_read_yaml(path), path, "(file)")
     synonym_owner = {phrase: topic.id for topic in topics.values() for phrase in topic.synonyms}
-    for term in terms:
-        if term in synonym_owner:
-            raise ContentError(str(path), "terms", f"'{term}' is also a synonym of topic '{synonym_owner[term]}'")
-    return terms
+    lists = []
+    for key in ("medicines", "terms"):
+        phrases = data.get(key)
+        if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
+            raise ContentError(str(path), key, "must be a non-empty list of phrases")
+        phrases = tuple(" ".join(p.lower().split()) for p in phrases)
+        for phrase in phrases:
+            if phrase in synonym_owner:
+                raise ContentError(str(path), key, f"'{phrase}' is also a synonym of topic '{synonym_owner[phrase]}'")
+        lists.append(phrases)
+    return lists[0], lists[1]

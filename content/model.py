@@ -8,8 +8,10 @@ EXERCISE = "exercise"
 SYMPTOM = "symptom"
 INFO = "info"
 KINDS = (EXERCISE, SYMPTOM, INFO)
-# The vocabulary label of medical_terms.yml: medicines, tests, diagnosis (outside the remit).
+# The vocabulary label of medical_terms.yml (outside the remit), and the ids of its two lists:
+# medicines (always referred to the physician) and general terms of medicine (a feature only).
 MEDICAL = "medical"
+MEDICINE = "medicine"
 
 # The facets every exercise and symptom topic has, in the order an answer walks through them.
 FACETS = ("summary", "benefits", "how_to_start", "how_much", "precautions", "at_home")
@@ -88,7 +90,8 @@ class Content:
     followups: Dict[str, Tuple[str, str]]
     # red-flag category -> its answer
     safety: Dict[str, SafetyAnswer] = field(default_factory=dict)
-    # medicines, supplements, tests and diagnosis: questions for the physician
+    # medical_terms.yml: names of medicines and supplements, and general terms of medicine
+    medicines: Tuple[str, ...] = ()
     medical_terms: Tuple[str, ...] = ()
     _by_intent: Dict[str, Topic] = field(default_factory=dict, repr=False)
 
@@ -121,13 +124,15 @@ class Content:
 
     def vocabulary(self) -> List[Tuple[str, str, str]]:
         """(entity label, topic id, phrase) for every synonym and title, and (``MEDICAL``,
-        ``MEDICAL``, term) for every medical term: the NLU vocabulary."""
+        ``MEDICINE`` or ``MEDICAL``, phrase) for every medicine and medical term: the NLU
+        vocabulary."""
         rows = []
         for topic in self.topics.values():
             if topic.kind == INFO:
                 continue  # recognised by intent only
             for phrase in (topic.title.lower(),) + topic.synonyms:
                 rows.append((topic.kind, topic.id, phrase))
+        rows.extend((MEDICAL, MEDICINE, name) for name in self.medicines)
         rows.extend((MEDICAL, MEDICAL, term) for term in self.medical_terms)
         return rows
 

@@ -23,7 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
-from content.model import MEDICAL
+from content.model import MEDICAL, MEDICINE
 from nlp.red_flags import RedFlag, RedFlagDetector
 
 # The entity labels the content vocabulary produces (content topic kinds).
@@ -346,11 +346,14 @@ class RedFlagClassifier(GraphComponent):
     A long message is checked whole (up to InputGuard's RED_FLAG_CHARS), not only the part cut
     for understanding. Without a red flag, a message that InputGuard found empty or had to cut,
     or in which UnknownWordsGuard found no known word, becomes `nlu_fallback` (confidence 1.0),
-    so the fallback answers it, whatever the intent classifier made of it.
+    so the fallback answers it, whatever the intent classifier made of it. One that names a
+    medicine (content/medical_terms.yml) becomes `request_medical_advice`: the assistant never
+    gives medication advice, also when the same message asks about exercise.
     """
 
     ENTITY = "red_flag"
     INTENT = "emergency"
+    REFERRAL = "request_medical_advice"
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -380,6 +383,8 @@ class RedFlagClassifier(GraphComponent):
             if flag is None:
                 if message.get(GUARD_KEY):
                     self._decide(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
+                elif doc is not None and any(ent.label_ == MEDICAL and ent.ent_id_ == MEDICINE for ent in doc.ents):
+                    self._decide(message, self.REFERRAL)
                 continue
             self._decide(message, self.INTENT)
             entity = {

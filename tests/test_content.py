@@ -63,8 +63,8 @@ def test_vocabulary_maps_everyday_words_to_topic_ids(content_data):
     vocabulary = {(phrase, topic_id) for _, topic_id, phrase in content_data.vocabulary()}
     for phrase, topic_id in [("swimming", "aquatic"), ("pool", "aquatic"), ("hydrotherapy", "aquatic"), ("yoga", "flexibility")]:
         assert (phrase, topic_id) in vocabulary
-    # medicines and tests are one vocabulary entry each, outside every topic
-    assert ("kesimpta", "medical") in vocabulary and ("mri", "medical") in vocabulary
+    # medicines and general terms of medicine are vocabulary outside every topic
+    assert ("kesimpta", "medicine") in vocabulary and ("mri", "medical") in vocabulary
 
 
 # --- broken content: each case copies the real content, breaks one thing, and expects a clear message
@@ -144,9 +144,9 @@ def test_medical_term_that_is_also_a_topic_synonym(content_copy):
     expect_error(content_copy, "medical_terms.yml", "terms", "'hydrotherapy' is also a synonym of topic 'aquatic'")
 
 
-def test_medical_terms_must_be_a_list(content_copy):
-    edit_yaml(content_copy / "medical_terms.yml", lambda d: d.update(terms="baclofen"))
-    expect_error(content_copy, "medical_terms.yml", "terms", "non-empty list")
+def test_medicines_must_be_a_list(content_copy):
+    edit_yaml(content_copy / "medical_terms.yml", lambda d: d.update(medicines="baclofen"))
+    expect_error(content_copy, "medical_terms.yml", "medicines", "non-empty list")
 
 
 def test_id_must_match_file_name(content_copy):

@@ -56,8 +56,8 @@ def test_tokenizer_and_lookup_lemmatizer(nlp):
         ("pins and needles in my feet", [("pins and needles", "symptom", "numbness")]),
         ("what is physiotherapy", []),
         # medicines and tests: one label, and the longest phrase wins over a symptom word
-        ("is kesimpta better than an mri", [("kesimpta", "medical", "medical"), ("mri", "medical", "medical")]),
-        ("pain killers before exercise", [("pain killers", "medical", "medical")]),
+        ("is kesimpta better than an mri", [("kesimpta", "medical", "medicine"), ("mri", "medical", "medical")]),
+        ("pain killers before exercise", [("pain killers", "medical", "medicine")]),
     ],
 )
 def test_entity_ruler_normalises_to_topic_ids(nlp, text, expected):
@@ -123,8 +123,20 @@ def test_a_medicine_the_training_data_never_names_goes_to_the_physician(agent, t
     """The medicine is only in content/medical_terms.yml, never in data/nlu.yml."""
     assert medicine not in NLU_DATA
     result = parse(agent, text)
-    assert result["intent"]["name"] == "request_medical_advice"
+    assert result["intent"] == {"name": "request_medical_advice", "confidence": 1.0}
     assert result["entities"] == []  # a medical term is a feature, never an entity
+
+
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("is yoga ok while I'm on baclofen", "request_medical_advice"),  # medicine and exercise
+        ("I'm on tysabri and my chest hurts and I can't breathe", "emergency"),  # a red flag wins
+        ("since my diagnosis I get tired so easily", "symptom_fatigue"),  # a general term: the classifier decides
+    ],
+)
+def test_a_named_medicine_always_gets_the_referral(agent, text, intent):
+    assert parse(agent, text)["intent"]["name"] == intent
 
 
 def test_one_known_word_is_enough_for_the_classifier(agent):
