@@ -146,7 +146,6 @@ def test_one_known_word_is_enough_for_the_classifier(agent):
     assert result["intent"]["name"] == "ask_aquatic_exercise"
 
 
-
 @pytest.mark.parametrize(
     "text,intent",
     [
