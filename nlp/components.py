@@ -43,6 +43,15 @@ RED_FLAG_CHARS = 100_000
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def content_spans(message: Message) -> List[Tuple[Text, int, int]]:
+    """(topic id, start, end) of every content term the spaCy pipeline found in the message:
+    topic synonyms (the topic's id) and medical terms (`medicine` or `medical`)."""
+    doc = message.get(SPACY_DOCS[TEXT])
+    if doc is None:
+        return []
+    return [(ent.ent_id_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in FEATURE_LABELS and ent.ent_id_]
+
+
 def read_json(model_storage: ModelStorage, resource: Resource, name: Text) -> Any:
     """What a trained component saved with `write_json`."""
     with model_storage.read_from(resource) as directory:
@@ -227,8 +236,7 @@ class UnknownWordsGuard(GraphComponent):
             words = self._words(message)
             if not words or words & self._known:
                 continue
-            doc = message.get(SPACY_DOCS[TEXT])
-            if doc is not None and any(ent.label_ in FEATURE_LABELS for ent in doc.ents):
+            if content_spans(message):
                 continue  # a content term the training examples happen not to use
             message.set(GUARD_KEY, "unknown")
         return messages
@@ -240,8 +248,8 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
 
     "weights", "dumbbells" and "theraband" all become the feature `strength`, so the intent
     classifier learns topics rather than each word: a synonym that never occurs in the training
-    data still points to its topic. Every medical term (content/medical_terms.yml) becomes the
-    one feature `medical`, so an unseen medicine still reads as a question for the physician.
+    data still points to its topic. The medical terms (content/medical_terms.yml) become two
+    features, `medicine` and `medical`, so an unseen medicine still reads as a medical question.
     The topic list is fixed at training time and saved with the model, so a model keeps working
     when the content grows until it is retrained.
     """
@@ -299,7 +307,7 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         topics = set()
         for example in training_data.training_examples:
-            topics.update(topic for topic, _, _ in self._topic_spans(example))
+            topics.update(topic for topic, _, _ in content_spans(example))
         return write_json(self._model_storage, self._resource, self.FILE, sorted(topics))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -312,7 +320,7 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
             if not tokens or not self._topics:
                 continue
             sequence = np.zeros((len(tokens), len(self._topics)))
-            for topic, start, end in self._topic_spans(message):
+            for topic, start, end in content_spans(message):
                 column = self._index.get(topic)
                 if column is None:
                     continue
@@ -324,13 +332,6 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
                 scipy.sparse.coo_matrix(sequence), scipy.sparse.coo_matrix(sentence), TEXT, message
             )
         return messages
-
-    @staticmethod
-    def _topic_spans(message: Message) -> List[Tuple[Text, int, int]]:
-        doc = message.get(SPACY_DOCS[TEXT])
-        if doc is None:
-            return []
-        return [(ent.ent_id_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in FEATURE_LABELS and ent.ent_id_]
 
 
 @DefaultV1Recipe.register(
@@ -383,7 +384,7 @@ class RedFlagClassifier(GraphComponent):
             if flag is None:
                 if message.get(GUARD_KEY):
                     self._decide(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
-                elif doc is not None and any(ent.label_ == MEDICAL and ent.ent_id_ == MEDICINE for ent in doc.ents):
+                elif any(topic == MEDICINE for topic, _, _ in content_spans(message)):
                     self._decide(message, self.REFERRAL)
                 continue
             self._decide(message, self.INTENT)
