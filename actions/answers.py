@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import (
     CONTENT,
+    Reply,
     entity_topics,
     exercise_buttons,
     followup_buttons,
@@ -57,13 +58,13 @@ def combined_answer(dispatcher: CollectingDispatcher, tracker: Tracker, exercise
     return [SlotSet("topic", exercise.id)]
 
 
-class ActionAnswerExercise(Action):
+class ActionAnswerExercise(Reply):
     """An exercise type; with a symptom named too, whether it helps that symptom."""
 
     def name(self) -> Text:
         return "action_answer_exercise"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         exercise = named_topic(tracker, EXERCISE) or CONTENT.topic_for_intent(latest_intent(tracker))
         symptom = named_topic(tracker, SYMPTOM)
         if symptom is not None:
@@ -72,13 +73,13 @@ class ActionAnswerExercise(Action):
         return [SlotSet("topic", exercise.id)]
 
 
-class ActionAnswerSymptom(Action):
+class ActionAnswerSymptom(Reply):
     """A symptom and the exercise types that help it; with an exercise named, that pair."""
 
     def name(self) -> Text:
         return "action_answer_symptom"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         symptom = named_topic(tracker, SYMPTOM) or CONTENT.topic_for_intent(latest_intent(tracker))
         exercise = named_topic(tracker, EXERCISE)
         if exercise is not None:
@@ -91,26 +92,26 @@ class ActionAnswerSymptom(Action):
         return [SlotSet("topic", symptom.id)]
 
 
-class ActionAnswerInfo(Action):
+class ActionAnswerInfo(Reply):
     """Physiotherapy, MS, the exercise overview and finding a physiotherapist."""
 
     def name(self) -> Text:
         return "action_answer_info"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         topic = CONTENT.topic_for_intent(latest_intent(tracker))
         buttons = exercise_buttons() if topic.id == OVERVIEW_TOPIC else followup_buttons(topic)
         send(dispatcher, tracker, topic_answer(topic, CONTENT.text("answer_more")), buttons)
         return [SlotSet("topic", topic.id)]
 
 
-class ActionAnswerFollowup(Action):
+class ActionAnswerFollowup(Reply):
     """How much, how safe, at home: for the topic the message names, else the current topic."""
 
     def name(self) -> Text:
         return "action_answer_followup"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         intent = latest_intent(tracker)
         facet_name, _ = CONTENT.followups[intent]
         topic = self._topic(tracker)

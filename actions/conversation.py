@@ -1,14 +1,15 @@
-"""Small talk, referrals to the physician, the emergency answer and the fallback."""
+"""Small talk, referrals to the physician and the fallback."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import settings
 from actions.replies import (
     CONTENT,
+    Reply,
     exercise_buttons,
     followup_buttons,
     latest_intent,
@@ -22,13 +23,13 @@ FALLBACK_INTENT = "nlu_fallback"
 FALLBACK_CHOICES = 3
 
 
-class ActionSmallTalk(Action):
+class ActionSmallTalk(Reply):
     """Greetings, thanks, yes/no and "are you a bot": one text per intent."""
 
     def name(self) -> Text:
         return "action_smalltalk"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         intent = latest_intent(tracker)
         buttons = []
         if intent == "affirm":
@@ -38,44 +39,24 @@ class ActionSmallTalk(Action):
         return []
 
 
-class ActionReferPhysician(Action):
+class ActionReferPhysician(Reply):
     """Medication, diagnosis and anything outside the remit: refer, never advise."""
 
     def name(self) -> Text:
         return "action_refer_physician"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         send(dispatcher, tracker, CONTENT.text(latest_intent(tracker)))
         return []
 
 
-class ActionEmergency(Action):
-    """Red flags: what to do now, with the emergency number and crisis line from the settings."""
-
-    def name(self) -> Text:
-        return "action_emergency"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        numbers = {"emergency_number": settings.get("EMERGENCY_NUMBER"), "crisis_line": settings.get("CRISIS_LINE")}
-        category = next(
-            (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "red_flag"),
-            None,
-        )
-        answer = CONTENT.safety.get(category)
-        # a red flag has its own answer; an emergency the classifier found alone gets the general one
-        text = answer.text.format(**numbers) if answer else CONTENT.text("emergency", **numbers)
-        # The emergency answer always comes first; the disclaimer, if due, follows it.
-        send(dispatcher, tracker, text, disclaimer_first=False)
-        return []
-
-
-class ActionFallback(Action):
+class ActionFallback(Reply):
     """Not understood: offer the closest topics; twice in a row, point to a person."""
 
     def name(self) -> Text:
         return "action_fallback"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         # The user event keeps the whole message; the parse data holds the NLU's shortened copy.
         text = next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "user"), "")
         if not text.strip():

@@ -6,9 +6,10 @@ Actions hold no answer text: they pick texts from the content module and send th
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Text
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import content
@@ -17,6 +18,23 @@ from content import EXERCISE, SYMPTOM, Topic
 CONTENT = content.load()
 
 Button = Dict[str, str]
+# Set while the safety check ("Is this happening to you now?") waits for its answer.
+SAFETY_CHECK_SLOT = "safety_check"
+
+
+class Reply(Action):
+    """An action that answers the user. A safety check left unanswered is closed by any other
+    answer, so that a later "yes" is not taken as its answer."""
+
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        raise NotImplementedError
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        events = list(self.reply(dispatcher, tracker, domain))
+        sets_check = any(e.get("event") == "slot" and e.get("name") == SAFETY_CHECK_SLOT for e in events)
+        if tracker.get_slot(SAFETY_CHECK_SLOT) and not sets_check:
+            events.append(SlotSet(SAFETY_CHECK_SLOT, None))
+        return events
 
 
 def payload(intent: str, **entities: str) -> str:

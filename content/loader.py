@@ -7,13 +7,17 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
+from content import facets as facet_vocabulary
+from content import red_flags as red_flag_vocabulary
 from content.model import (
+    EMERGENCY_TIER,
     EXERCISE,
     FACETS,
     INFO,
     OVERVIEW_TOPIC,
     REQUIRED_FACETS,
     REQUIRED_RESPONSES,
+    SAFETY_TIERS,
     SYMPTOM,
     Content,
     ContentError,
@@ -48,9 +52,11 @@ def load(content_dir: Optional[Path] = None) -> Content:
     responses, followups = _load_responses(root / "responses.yml", sources)
     safety = _load_safety(root / "safety.yml", sources)
     medicines, medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
+    vocabulary = red_flag_vocabulary.load(root / "red_flags.yml", safety)
     return Content(
         sources=sources, topics=topics, responses=responses, followups=followups, safety=safety,
-        medicines=medicines, medical_terms=medical_terms,
+        medicines=medicines, medical_terms=medical_terms, red_flags=vocabulary,
+        facet_phrases=facet_vocabulary.load(root / "facets.yml"),
     )
 
 
@@ -251,13 +257,18 @@ def _load_safety(path: Path, sources: Mapping[str, Source]) -> Dict[str, SafetyA
         used = _placeholders(text)
         if used - SAFETY_PLACEHOLDERS:
             raise ContentError(str(path), f"{category}.text", f"unknown placeholder(s) {sorted(used - SAFETY_PLACEHOLDERS)}")
-        if "emergency_number" not in used:
-            raise ContentError(str(path), f"{category}.text", "must show the {emergency_number}")
+        tier = entry.get("tier", EMERGENCY_TIER)
+        if tier not in SAFETY_TIERS:
+            raise ContentError(str(path), f"{category}.tier", f"must be one of {', '.join(SAFETY_TIERS)}")
+        if (tier == EMERGENCY_TIER) != ("emergency_number" in used):
+            problem = "must show the {emergency_number}" if tier == EMERGENCY_TIER else "a caution gives no {emergency_number}"
+            raise ContentError(str(path), f"{category}.text", problem)
         answers[category] = SafetyAnswer(
             category=category,
             title=_text(entry.get("title"), path, f"{category}.title"),
             text=text,
             sources=_source_ids(entry.get("sources"), path, f"{category}.sources", sources),
+            tier=tier,
         )
     return answers
 

@@ -71,14 +71,22 @@ class Response:
     sources: Tuple[str, ...] = ()
 
 
+# The tiers of a safety answer: an emergency gives the emergency number; a caution gives safety
+# advice without it.
+EMERGENCY_TIER = "emergency"
+CAUTION_TIER = "caution"
+SAFETY_TIERS = (EMERGENCY_TIER, CAUTION_TIER)
+
+
 @dataclass(frozen=True)
 class SafetyAnswer:
-    """What to do now, for one red-flag category."""
+    """What to do now, for one red-flag or caution category."""
 
     category: str
     title: str
     text: str
     sources: Tuple[str, ...]
+    tier: str = EMERGENCY_TIER
 
 
 @dataclass
@@ -93,6 +101,10 @@ class Content:
     # medical_terms.yml: names of medicines and supplements, and general terms of medicine
     medicines: Tuple[str, ...] = ()
     medical_terms: Tuple[str, ...] = ()
+    # red_flags.yml: what the safety layer's rules look for (content.red_flags.Vocabulary)
+    red_flags: Optional[object] = None
+    # facets.yml: facet -> the words that ask for it, in priority order
+    facet_phrases: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     _by_intent: Dict[str, Topic] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -169,5 +181,8 @@ TEXT_RESPONSES = (
     "exercise_not_recommended",
     "symptom_recommends",
     "sources",
+    "safety_check",
+    "safety_yes",
+    "safety_no",
 )
 REQUIRED_RESPONSES = INTENT_RESPONSES + TEXT_RESPONSES

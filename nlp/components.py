@@ -14,6 +14,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
@@ -23,12 +24,19 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
+import content
 from content.model import MEDICAL, MEDICINE
+from content.model import CAUTION_TIER, EMERGENCY_TIER
+from nlp import encoder
+from nlp.pipeline import FACET_LABEL
 from nlp.red_flags import RedFlag, RedFlagDetector
+from nlp.safety import EMERGENCY_INTENT, RULES, SUSPECTED, Policy, decide
+from nlp.safety_net import BENIGN, SafetyNet, read_corpus
 
-# The entity labels the content vocabulary produces (content topic kinds).
-CONTENT_LABELS = ("exercise", "symptom")
-# The labels the topic featurizer reads: the topics, and the medical terms (medicines, tests,
+# The entity labels the content vocabulary produces: content topic kinds, and the facet a message
+# asks about ("how often" -> facet how_much).
+CONTENT_LABELS = ("exercise", "symptom", FACET_LABEL)
+# The labels the topic featurizer reads: those, and the medical terms (medicines, tests,
 # diagnosis), which are a feature for the intent classifier but never an entity.
 FEATURE_LABELS = CONTENT_LABELS + (MEDICAL,)
 # Set by InputGuard on a message that is empty or was cut ("empty", "long"), and by
@@ -41,6 +49,9 @@ CUT_OVERLAP = 200
 RED_FLAG_CHARS = 100_000
 # Control characters other than tab and newline: noise from binary or pasted input.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Set by SentenceEmbeddingFeaturizer: the message's sentence embedding (numpy, L2-normalised), for
+# the components after it (safety net, content retrieval), so that a message is encoded once.
+EMBEDDING_KEY = "sentence_embedding"
 
 
 def content_spans(message: Message) -> List[Tuple[Text, int, int]]:
@@ -242,6 +253,54 @@ class UnknownWordsGuard(GraphComponent):
         return messages
 
 
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    """Dense sentence features from the pretrained sentence encoder (nlp/encoder.py).
+
+    Rasa's LanguageModelFeaturizer is not used: it takes BERT's CLS token as the sentence
+    embedding, whereas all-MiniLM-L6-v2 was trained with mean pooling, and it runs the model
+    eagerly once per message (about 90 ms here). This featurizer runs one compiled call per
+    message (per batch in training), adds the embedding as the sentence feature for DIET and the
+    ResponseSelector, and keeps it on the message (EMBEDDING_KEY) for the safety net and content
+    retrieval.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DenseFeaturizer.get_default_config()}
+
+    def __init__(self, config: Dict[Text, Any], execution_context: ExecutionContext) -> None:
+        DenseFeaturizer.__init__(self, execution_context.node_name, config)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to configure."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceEmbeddingFeaturizer":
+        return cls({**cls.get_default_config(), **config}, execution_context)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process([example for example in training_data.training_examples if example.get(TEXT)])
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        texts = [message for message in messages if TEXT in message.data]
+        if not texts:
+            return messages
+        embeddings = encoder.get().encode([message.get(TEXT) or "" for message in texts])
+        for message, embedding in zip(texts, embeddings):
+            message.set(EMBEDDING_KEY, embedding)
+            self.add_features_to_message(None, embedding[None, :], TEXT, message)
+        return messages
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
 class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
     """Sparse features saying which content topics a message names, via the spaCy entity ruler.
@@ -335,32 +394,71 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
 
 
 @DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False, model_from="SpacyNLP"
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True, model_from="SpacyNLP"
 )
 class RedFlagClassifier(GraphComponent):
-    """Last in the pipeline: a red flag overrides whatever the classifiers decided.
+    """Last in the pipeline: the safety decision (nlp/safety.py) overrides what the classifiers said.
 
-    The deterministic detector (nlp/red_flags.py: spaCy matchers on lemmas, with negation
-    handling) runs on every message. On a match the intent becomes `emergency` with confidence
-    1.0 and a `red_flag` entity names the category (replacing topic entities inside its
-    evidence), so /model/parse, the tracker store and the logs all show it.
-    A long message is checked whole (up to InputGuard's RED_FLAG_CHARS), not only the part cut
-    for understanding. Without a red flag, a message that InputGuard found empty or had to cut,
-    or in which UnknownWordsGuard found no known word, becomes `nlu_fallback` (confidence 1.0),
-    so the fallback answers it, whatever the intent classifier made of it. One that names a
-    medicine (content/medical_terms.yml) becomes `request_medical_advice`: the assistant never
+    The deterministic rules (nlp/red_flags.py, vocabulary in content/red_flags.yml) run on every
+    message, a long one whole (up to InputGuard's RED_FLAG_CHARS). The learned safety net
+    (nlp/safety_net.py) scores the message's sentence embedding; it is trained here, with the
+    model, on the corpus in data/safety/ and on the NLU training examples as benign messages.
+
+    A decision sets the intent `emergency` (confidence 1.0) and puts `safety` into the parse data:
+    tier (confirmed, suspected, caution), category, source (rules, net, classifier) and score, so
+    /model/parse, the tracker store and the review app all show it. A rule's evidence also becomes
+    a `red_flag` entity (replacing topic entities inside it). For a suspected message, `safety`
+    also keeps what the classifiers made of it without the emergency (`otherwise`), so that "No"
+    to the safety check answers the question.
+
+    Without a decision, a message that InputGuard found empty or had to cut, or in which
+    UnknownWordsGuard found no known word, becomes `nlu_fallback` (confidence 1.0). One that names
+    a medicine (content/medical_terms.yml) becomes `request_medical_advice`: the assistant never
     gives medication advice, also when the same message asks about exercise.
     """
 
     ENTITY = "red_flag"
-    INTENT = "emergency"
+    INTENT = EMERGENCY_INTENT
     REFERRAL = "request_medical_advice"
+    KEY = "safety"
+    FILE = "safety_net.json"
 
     @classmethod
     def required_components(cls) -> List[Type]:
-        return [SpacyNLP]
+        return [SpacyNLP, SentenceEmbeddingFeaturizer]
 
-    def __init__(self) -> None:
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "corpus": "data/safety",
+            "crisis_categories": ["suicide", "overdose"],
+            "suspect_threshold": 0.5,
+            "crisis_threshold": 0.3,
+            "regularisation": 4.0,
+            # below this, "No" to the safety check gets the fallback (as the FallbackClassifier's)
+            "fallback_threshold": 0.5,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        net: Optional[SafetyNet] = None,
+    ) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._net = net
+        self._content = content.load()
+        answers = self._content.safety
+        self._policy = Policy(
+            emergencies=frozenset(c for c, a in answers.items() if a.tier == EMERGENCY_TIER),
+            cautions=frozenset(c for c, a in answers.items() if a.tier == CAUTION_TIER),
+            crises=frozenset(config["crisis_categories"]),
+            suspect_threshold=float(config["suspect_threshold"]),
+            crisis_threshold=float(config["crisis_threshold"]),
+        )
         self._detector: Optional[RedFlagDetector] = None
 
     @classmethod
@@ -371,35 +469,83 @@ class RedFlagClassifier(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "RedFlagClassifier":
-        return cls()
+        return cls({**cls.get_default_config(), **config}, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "RedFlagClassifier":
+        net = SafetyNet.from_json(read_json(model_storage, resource, cls.FILE))
+        return cls({**cls.get_default_config(), **config}, model_storage, resource, net)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """The safety net, from the corpus and, as benign messages, the NLU training examples."""
+        corpus = read_corpus(settings.ROOT / self._config["corpus"])
+        benign = [e for e in training_data.intent_examples if e.get(INTENT) != self.INTENT and e.get(TEXT)]
+        texts = list(corpus.texts) + [e.get(TEXT) for e in benign]
+        labels = list(corpus.labels) + [BENIGN] * len(benign)
+        embeddings = encoder.get().encode(texts)
+        net = SafetyNet.train(embeddings, labels, float(self._config["regularisation"]))
+        return write_json(self._model_storage, self._resource, self.FILE, net.to_json())
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
         if self._detector is None:
-            self._detector = RedFlagDetector(model.model.vocab)
+            self._detector = RedFlagDetector(model.model.vocab, self._content.red_flags)
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
             flag = self._detector.detect(doc) if doc is not None else None
             if flag is None and message.get(REST_KEY):
                 flag = self._detect_in_rest(message.get(REST_KEY), model)
-            if flag is None:
+            embedding = message.get(EMBEDDING_KEY)
+            scores = self._net.probabilities(embedding) if self._net is not None and embedding is not None else {}
+            intent = (message.get(INTENT) or {}).get("name")
+            decision = decide(flag, scores, intent, self._policy)
+            if decision is None:
                 if message.get(GUARD_KEY):
                     self._decide(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
                 elif any(topic == MEDICINE for topic, _, _ in content_spans(message)):
                     self._decide(message, self.REFERRAL)
                 continue
+            safety = decision.as_dict()
+            if decision.tier == SUSPECTED:
+                safety["otherwise"] = self._otherwise(message)
+            message.set(self.KEY, safety, add_to_output=True)
             self._decide(message, self.INTENT)
-            entity = {
-                "entity": self.ENTITY,
-                "value": flag.category,
-                "start": flag.start,
-                "end": flag.end,
-                "confidence_entity": 1.0,
-                "extractor": self.__class__.__name__,
-            }
-            # The red flag's evidence replaces the topic entities found inside it ("pain in my chest").
-            others = [e for e in message.get(ENTITIES, []) if e["end"] <= flag.start or e["start"] >= flag.end]
-            message.set(ENTITIES, others + [entity], add_to_output=True)
+            if decision.source == RULES:
+                entity = {
+                    "entity": self.ENTITY,
+                    "value": decision.category,
+                    "start": decision.start,
+                    "end": decision.end,
+                    "confidence_entity": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+                # The red flag's evidence replaces the topic entities found inside it ("pain in my chest").
+                others = [e for e in message.get(ENTITIES, []) if e["end"] <= decision.start or e["start"] >= decision.end]
+                message.set(ENTITIES, others + [entity], add_to_output=True)
         return messages
+
+    def _otherwise(self, message: Message) -> Dict[Text, Any]:
+        """The intent the message would have had without the emergency: the classifiers' best
+        other intent, or the fallback when none of them is confident."""
+        if message.get(GUARD_KEY):
+            return {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
+        if any(topic == MEDICINE for topic, _, _ in content_spans(message)):
+            return {"name": self.REFERRAL, "confidence": 1.0}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or []
+                   if r.get("name") not in (self.INTENT, DEFAULT_NLU_FALLBACK_INTENT_NAME)]
+        # the classifier's confidences given that it is not the emergency
+        total = sum(r.get("confidence", 0.0) for r in ranking)
+        best = ranking[0] if ranking else None
+        confidence = best.get("confidence", 0.0) / total if best and total > 0 else 0.0
+        if best is None or confidence < float(self._config["fallback_threshold"]):
+            return {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
+        return {"name": best["name"], "confidence": round(confidence, 4)}
 
     def _detect_in_rest(self, rest: Tuple[int, Text], model: SpacyModel) -> Optional[RedFlag]:
         """A red flag in the part of a long message that was cut off for understanding."""

@@ -4,7 +4,9 @@ The pipeline is a blank English tokenizer, a lookup lemmatizer (tables from spac
 saved into the pipeline so that loading it needs nothing else) and an entity ruler whose
 patterns are made from every topic's title and synonyms. Each pattern carries the topic id, so
 "swimming", "pool" and "hydrotherapy" all come out as an ``exercise`` entity with id ``aquatic``.
-The medical terms (medicines, tests, diagnosis) come out with label and id ``medical``.
+The medical terms (medicines, tests, diagnosis) come out with label and id ``medical``, and the
+facet words (content/facets.yml) with label ``facet`` and the facet as id ("how often" ->
+``how_much``).
 
     python -m nlp.pipeline [OUTPUT_DIR]      (default: nlp/model)
 
@@ -22,6 +24,8 @@ from spacy.language import Language
 import content
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "model"
+# The entity label of the facet words (content/facets.yml): "how often" -> facet how_much.
+FACET_LABEL = "facet"
 PIPELINE_NAME = "ms_physio"
 
 
@@ -34,7 +38,7 @@ def create(content_data: Optional[content.Content] = None) -> Language:
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     # Loads the English lookup table from spacy-lookups-data into the pipeline.
     nlp.initialize()
-    vocabulary = patterns(nlp, content_data)
+    vocabulary = patterns(nlp, content_data) + facet_patterns(content_data)
     ruler = nlp.add_pipe("entity_ruler", config={"validate": True, "overwrite_ents": True})
     ruler.add_patterns(vocabulary)
     return nlp
@@ -57,6 +61,17 @@ def patterns(nlp: Language, content_data: content.Content) -> List[Dict]:
         seen.add(key)
         result.append({"label": label, "id": topic_id, "pattern": [{"LEMMA": lemma} for lemma in lemmas]})
     return result
+
+
+def facet_patterns(content_data: content.Content) -> List[Dict]:
+    """One pattern on the lower-case words per facet phrase (content/facets.yml), label `facet`.
+
+    Words as typed, not lemmas: "start" must not match "started"."""
+    return [
+        {"label": FACET_LABEL, "id": facet, "pattern": [{"LOWER": word} for word in phrase.split()]}
+        for facet, phrases in content_data.facet_phrases.items()
+        for phrase in phrases
+    ]
 
 
 def build(output: Path = DEFAULT_OUTPUT) -> Path:
