@@ -5,7 +5,11 @@ package, so the measure needs no network. Patient material should read at grade 
 """
 from __future__ import annotations
 
-import textstat
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # textstat 0.7.4 imports pkg_resources
+    import textstat
 
 MAX_GRADE = 8.0
 
