@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 .PHONY: help install train run shell web review review-user test test-rasa test-py bench bench-quick \
-	profile scale-out scale-out-down load-test lock clean
+	profile scale-out scale-out-down load-test lock clean content-report
 
 help:
 	@echo "make run     install if needed, train if stale, start the action server and Rasa"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench   the project against a rasa-init baseline (bench/README.md; --quick: bench-quick)"
 	@echo "make profile where a message's time goes in the Rasa server (pyinstrument)"
 	@echo "make scale-out / scale-out-down / load-test    PostgreSQL + Redis + 2 Rasa + nginx (deploy/)"
+	@echo "make content-report   every answer with sources, evidence and reading grade (results/)"
 	@echo "make install / make train    the first steps of make run"
 
 # Python 3.10 comes from pyenv (.python-version); Rasa 3.6 does not install on 3.11.
@@ -76,11 +77,12 @@ review: $(INSTALLED)
 review-user: $(INSTALLED)
 	$(PY) -m review.cli create-user $(NAME) --role $(ROLE)
 
-# Rasa's own checks and the safety evaluation (figures printed), then the whole pytest suite
-# (pytest's summary is the last line).
+# Rasa's own checks, the reading grades and the safety evaluation (figures printed), then the
+# whole pytest suite (pytest's summary is the last line).
 test: train test-rasa test-py
 
 test-rasa:
+	$(PY) scripts/reading_grades.py
 	$(PY) -m pytest tests/test_red_flags.py -q -s -p no:cacheprovider \
 		-k "every_red_flag_is_detected or few_false_positives"
 	$(RASA) data validate --fail-on-warnings
@@ -91,6 +93,10 @@ test-rasa:
 
 test-py:
 	$(PY) -m pytest tests
+
+# The clinicians' review copy of every answer (one HTML page).
+content-report: $(INSTALLED)
+	$(PY) scripts/content_report.py results/content-report.html
 
 bench: train
 	$(PY) bench/run_bench.py

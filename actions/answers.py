@@ -17,40 +17,79 @@ from actions.replies import (
     named_topic,
     payload,
     send,
+    statement,
     topic_button,
     with_sources,
 )
-from content import EXERCISE, SYMPTOM, Topic
+from content import EXERCISE, FAQ, SYMPTOM, Facet, Topic
 from content.model import OVERVIEW_TOPIC
 
 
 def topic_answer(topic: Topic, closing: str) -> str:
-    """Summary and benefits of a topic with their sources, then a closing line."""
+    """Summary and benefits of a topic, then a closing line, then their sources."""
     facets = [topic.facets[name] for name in ("summary", "benefits") if name in topic.facets]
-    text = " ".join(facet.text for facet in facets)
+    text = " ".join(statement(facet) for facet in facets)
     sources = [source for facet in facets for source in facet.sources]
-    return f"{with_sources(text, sources)}\n{closing}"
+    return with_sources(f"{text}\n{closing}", sources)
 
 
 def exercise_for_symptom(exercise: Topic, symptom: Topic) -> str:
-    """Whether the content recommends this exercise type for this symptom, and why."""
+    """Whether the content recommends this exercise type for this symptom, why, and the key
+    precaution of that exercise."""
     for recommendation in symptom.recommended_exercises:
         if recommendation.exercise == exercise.id:
             start = exercise.facets["how_to_start"]
+            safety = exercise.key_precaution
             text = CONTENT.text(
                 "exercise_for_symptom",
                 exercise=exercise.title.lower(),
                 symptom=symptom.title.lower(),
                 why=recommendation.why,
             )
-            return with_sources(f"{text} {start.text}", recommendation.sources + start.sources)
-    recommended = ", ".join(CONTENT.topics[r.exercise].title for r in symptom.recommended_exercises)
+            return with_sources(
+                f"{text} {statement(start)} {CONTENT.text('key_precaution')} {statement(safety)}",
+                recommendation.sources + start.sources + safety.sources,
+            )
+    recommended = ". ".join(CONTENT.topics[r.exercise].title for r in symptom.recommended_exercises)
     return CONTENT.text(
         "exercise_not_recommended",
         exercise=exercise.title.lower(),
         symptom=symptom.title.lower(),
         recommended=recommended,
     )
+
+
+def followup_facet(topic: Topic, facet_name: str) -> Optional[Facet]:
+    """The facet a follow-up asks for: the topic's own, else (a common question) its related
+    topic's."""
+    facet = topic.facet(facet_name)
+    if facet is None and topic.kind == FAQ:
+        facet = CONTENT.topics[topic.related].facet(facet_name)
+    return facet
+
+
+def followup_answer(topic: Topic, facet_name: str) -> str:
+    """The answer to a follow-up on a topic; the general advice when the topic has no such facet."""
+    facet = followup_facet(topic, facet_name)
+    if facet is None:
+        general = CONTENT.overview.facets[facet_name]
+        return with_sources(f"{CONTENT.text('general_followup')} {statement(general)}", general.sources)
+    return with_sources(statement(facet), facet.sources)
+
+
+def faq_answer(card: Topic) -> str:
+    """A common question's answer, then a pointer to the follow-up buttons, then its sources."""
+    summary = card.facets["summary"]
+    return with_sources(f"{statement(summary)}\n{CONTENT.text('faq_more')}", summary.sources)
+
+
+def faq_card(tracker: Tracker) -> Optional[Topic]:
+    """The common question of the latest message: the ResponseSelector's faq/<key>, or an intent
+    faq/<key> given directly (a button payload)."""
+    selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
+    key = (selector.get("response") or {}).get("intent_response_key") or latest_intent(tracker)
+    card = CONTENT.topic_for_intent(key)
+    return card if card is not None and card.kind == FAQ else None
 
 
 def combined_answer(dispatcher: CollectingDispatcher, tracker: Tracker, exercise: Topic, symptom: Topic) -> List:
@@ -105,6 +144,21 @@ class ActionAnswerInfo(Reply):
         return [SlotSet("topic", topic.id)]
 
 
+class ActionAnswerFaq(Reply):
+    """A common question (retrieval intent faq/<key>): its answer, and the follow-ups as buttons."""
+
+    def name(self) -> Text:
+        return "action_answer_faq"
+
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        card = faq_card(tracker)
+        if card is None:
+            send(dispatcher, tracker, CONTENT.text("fallback"), exercise_buttons()[:3])
+            return []
+        send(dispatcher, tracker, faq_answer(card), followup_buttons(card))
+        return [SlotSet("topic", card.id)]
+
+
 class ActionAnswerFollowup(Reply):
     """How much, how safe, at home: for the topic the message names, else the current topic."""
 
@@ -118,14 +172,12 @@ class ActionAnswerFollowup(Reply):
         if topic is None:
             send(dispatcher, tracker, CONTENT.text("ask_topic"), self._topic_choices(intent))
             return []
-        facet = topic.facet(facet_name)
-        if facet is None:
-            # An information topic: answer with the general exercise guidance.
-            general = CONTENT.overview.facets[facet_name]
-            intro = CONTENT.text("general_followup")
-            send(dispatcher, tracker, with_sources(f"{intro} {general.text}", general.sources), exercise_buttons())
+        answer = followup_answer(topic, facet_name)
+        if followup_facet(topic, facet_name) is None:
+            # An information topic: the general exercise guidance answered.
+            send(dispatcher, tracker, answer, exercise_buttons())
             return [SlotSet("topic", CONTENT.overview.id)]
-        send(dispatcher, tracker, with_sources(facet.text, facet.sources), self._other_followups(topic, intent))
+        send(dispatcher, tracker, answer, self._other_followups(topic, intent))
         return [SlotSet("topic", topic.id)]
 
     @staticmethod

@@ -13,7 +13,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import content
-from content import EXERCISE, SYMPTOM, Topic
+import settings
+from content import EXERCISE, SYMPTOM, Facet, Topic
 
 CONTENT = content.load()
 
@@ -56,9 +57,26 @@ def exercise_buttons(**entities: str) -> List[Button]:
     return [topic_button(t, **entities) for t in CONTENT.topics_of_kind(EXERCISE)]
 
 
+def source_link(source: content.Source) -> str:
+    """A source as a Markdown link, [Kalb et al. 2020](https://doi.org/...): the channels render it."""
+    return f"[{source.short}]({source.url})"
+
+
 def with_sources(text: str, source_ids: Iterable[str]) -> str:
-    cited = CONTENT.short_citations(source_ids)
-    return f"{text} {CONTENT.text('sources', sources=cited)}" if cited else text
+    """The answer, then a last line with its sources as links."""
+    cited = "; ".join(source_link(source) for source in CONTENT.cited(source_ids))
+    return f"{text}\n{CONTENT.text('sources', sources=cited)}" if cited else text
+
+
+def without_sources(answer: str) -> str:
+    """What a reader reads of an answer: everything but its last line of sources."""
+    prefix = CONTENT.text("sources", sources="")
+    return "\n".join(line for line in answer.split("\n") if not line.startswith(prefix))
+
+
+def statement(facet: Facet) -> str:
+    """A statement's text with the deployment's crisis line filled in."""
+    return facet.text.format(crisis_line=settings.get("CRISIS_LINE"))
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:

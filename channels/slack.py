@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
@@ -44,6 +45,23 @@ DEFAULT_API_URL = "https://slack.com/api/"
 STALENESS_SECONDS = 60 * 5  # Rasa's window: older (or newer) timestamps are refused
 MAX_BUTTONS_PER_BLOCK = 25  # Slack's limit for the elements of one actions block
 MAX_SECTION_CHARS = 3000  # Slack's limit for the text of one section block
+# The one markup an answer carries: Markdown links to its sources, [name](https://...).
+LINK = re.compile(r"\[([^\]\n]{1,300})\]\((https://[^\s)|]+)\)")
+
+
+def _slack_escape(text: Text) -> Text:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_mrkdwn(text: Text) -> Text:
+    """The text as Slack mrkdwn: [name](https://...) links become <url|name>, &, < and > are escaped."""
+    parts, last = [], 0
+    for match in LINK.finditer(text):
+        parts.append(_slack_escape(text[last : match.start()]))
+        parts.append(f"<{_slack_escape(match.group(2))}|{_slack_escape(match.group(1)).replace('|', '/')}>")
+        last = match.end()
+    parts.append(_slack_escape(text[last:]))
+    return "".join(parts)
 
 
 def _api_url(url: Optional[Text]) -> Text:
@@ -69,6 +87,8 @@ class SlackBot(RasaSlackBot):
         # `as_user` is a legacy argument for classic apps' user tokens; with a bot token (xoxb-)
         # from a current Slack app the message is posted as the bot anyway.
         kwargs.pop("as_user", None)
+        if "text" in kwargs:
+            kwargs["text"] = slack_mrkdwn(kwargs["text"])  # sources as <url|name> links
         await super()._post_message(channel, **kwargs)
 
     async def send_text_with_buttons(
@@ -76,9 +96,10 @@ class SlackBot(RasaSlackBot):
     ) -> None:
         """The text as section blocks, then the buttons as actions blocks of button elements."""
         recipient = self.slack_channel or recipient_id
+        mrkdwn = slack_mrkdwn(text)
         sections = [
-            {"type": "section", "text": {"type": "plain_text", "text": text[i : i + MAX_SECTION_CHARS]}}
-            for i in range(0, len(text), MAX_SECTION_CHARS)
+            {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[i : i + MAX_SECTION_CHARS]}}
+            for i in range(0, len(mrkdwn), MAX_SECTION_CHARS)
         ]
         actions = [
             {

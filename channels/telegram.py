@@ -23,6 +23,7 @@ Buttons are sent as an inline keyboard, as Rasa's TelegramOutput does.
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -43,6 +44,19 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# The one markup an answer carries: Markdown links to its sources, [name](https://...).
+LINK = re.compile(r"\[([^\]\n]{1,300})\]\((https://[^\s)]+)\)")
+
+
+def telegram_html(text: Text) -> Text:
+    """The text for parse_mode HTML: [name](https://...) links become <a href>, all else is escaped."""
+    parts, last = [], 0
+    for match in LINK.finditer(text):
+        parts.append(html.escape(text[last : match.start()], quote=False))
+        parts.append(f'<a href="{html.escape(match.group(2))}">{html.escape(match.group(1), quote=False)}</a>')
+        last = match.end()
+    parts.append(html.escape(text[last:], quote=False))
+    return "".join(parts)
 
 
 class TelegramOutput(RasaTelegramOutput):
@@ -59,6 +73,11 @@ class TelegramOutput(RasaTelegramOutput):
         if self.secret_token:
             payload["secret_token"] = self.secret_token
         return await self.request(Methods.SET_WEBHOOK, payload)
+
+    async def send_message(self, chat_id: Any, text: Text, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Every message as HTML, so that the sources show as links."""
+        kwargs["parse_mode"] = "HTML"
+        return await super().send_message(chat_id, telegram_html(text), *args, **kwargs)
 
     async def get_me(self) -> User:
         if self._me is None:

@@ -1,6 +1,7 @@
 """Read the content module's YAML files and validate them into a ``Content``."""
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -10,17 +11,22 @@ import yaml
 from content import facets as facet_vocabulary
 from content import red_flags as red_flag_vocabulary
 from content.model import (
-    EMERGENCY_TIER,
+    BUTTON_RESPONSES,
+    CAUTION,
+    EMERGENCY,
     EXERCISE,
     FACETS,
+    FAQ,
+    FAQ_FACETS,
     INFO,
     OVERVIEW_TOPIC,
     REQUIRED_FACETS,
     REQUIRED_RESPONSES,
-    SAFETY_TIERS,
     SYMPTOM,
+    TIERS,
     Content,
     ContentError,
+    EvidenceLevel,
     Facet,
     Recommendation,
     Response,
@@ -28,10 +34,11 @@ from content.model import (
     Source,
     Topic,
 )
+from content.readability import MAX_GRADE, grade
 
 CONTENT_DIR = Path(__file__).resolve().parent
 # topics/<folder>/<id>.yml: the folder fixes the kind
-FOLDER_KINDS = {"exercises": EXERCISE, "symptoms": SYMPTOM, "info": INFO}
+FOLDER_KINDS = {"exercises": EXERCISE, "symptoms": SYMPTOM, "info": INFO, "faq": FAQ}
 # The placeholders a response may use; anything else is a typo.
 PLACEHOLDERS = {
     "emergency": {"emergency_number", "crisis_line"},
@@ -40,22 +47,50 @@ PLACEHOLDERS = {
     "symptom_recommends": {"recommended"},
     "sources": {"sources"},
 }
-# Every safety answer may use these, and must give at least the emergency number.
+# Every safety answer may use these. An emergency answer must give the emergency number, a
+# caution must not, and these categories must give the crisis line.
 SAFETY_PLACEHOLDERS = {"emergency_number", "crisis_line"}
+CRISIS_CATEGORIES = ("suicide", "overdose")
+# Statements (facets) may name the deployment's crisis line; the actions fill it in.
+FACET_PLACEHOLDERS = {"crisis_line"}
+# What placeholders stand for when a text's reading grade is measured.
+SAMPLE_VALUES = {
+    "emergency_number": "112",
+    "crisis_line": "a crisis line",
+    "exercise": "water exercise",
+    "symptom": "fatigue",
+    "why": "It can help.",
+    "recommended": "Aerobic training, Strength training",
+    "sources": "Kalb et al. 2020",
+}
+# Button labels: short on every channel.
+MAX_BUTTON_CHARS = 24
+MAX_FAQ_TITLE_CHARS = 40
+# A source's link: https, with no spaces or brackets (write ( ) as %28 %29, so that the
+# Markdown link an answer makes stays whole). Articles link their DOI, PubMed or PMC page;
+# any other page (a guideline, a health service's advice) is marked `kind: official`.
+URL_PATTERN = re.compile(r"^https://[^\s()\[\]<>\"']+$")
+ARTICLE_URL = re.compile(
+    r"^https://(doi\.org/10\.|pubmed\.ncbi\.nlm\.nih\.gov/\d|www\.ncbi\.nlm\.nih\.gov/pmc/articles/PMC\d|pmc\.ncbi\.nlm\.nih\.gov/articles/PMC\d)"
+)
+SOURCE_KINDS = ("article", "official")
+# A short name is what a reader sees: not an identifier such as "PMC7780704".
+ID_LIKE = re.compile(r"\b(PMC\d+|PMID|doi|10\.\d{4,})", re.IGNORECASE)
 
 
 def load(content_dir: Optional[Path] = None) -> Content:
     """Load and validate the whole content module; raise ``ContentError`` on the first problem."""
     root = Path(content_dir) if content_dir else CONTENT_DIR
+    evidence = _load_evidence(root / "evidence.yml")
     sources = _load_sources(root / "sources.yml")
-    topics = _load_topics(root / "topics", sources)
+    topics = _load_topics(root / "topics", sources, evidence)
     responses, followups = _load_responses(root / "responses.yml", sources)
-    safety = _load_safety(root / "safety.yml", sources)
+    safety = _load_safety(root / "safety.yml", sources, evidence)
     medicines, medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
     vocabulary = red_flag_vocabulary.load(root / "red_flags.yml", safety)
     return Content(
         sources=sources, topics=topics, responses=responses, followups=followups, safety=safety,
-        medicines=medicines, medical_terms=medical_terms, red_flags=vocabulary,
+        medicines=medicines, medical_terms=medical_terms, evidence=evidence, red_flags=vocabulary,
         facet_phrases=facet_vocabulary.load(root / "facets.yml"),
     )
 
@@ -67,8 +102,9 @@ def check_intents(content: Content, domain_intents: List[str], domain_path: str 
         if intent not in answered:
             raise ContentError(domain_path, f"intents.{intent}", "intent has no content (no topic, follow-up or response)")
     for topic in content.topics.values():
-        if topic.intent not in domain_intents:
-            raise ContentError(topic.path, "intent", f"'{topic.intent}' is not an intent in {domain_path}")
+        domain_intent = topic.intent.split("/", 1)[0]  # faq/pilates is the retrieval intent faq
+        if domain_intent not in domain_intents:
+            raise ContentError(topic.path, "intent", f"'{domain_intent}' is not an intent in {domain_path}")
 
 
 def _read_yaml(path: Path) -> Any:
@@ -105,26 +141,111 @@ def _source_ids(value: Any, path: Path, field_name: str, sources: Mapping[str, S
     return tuple(value)
 
 
+def _readable(text: str, path: Path, field_name: str) -> None:
+    """Reject a patient text above the reading grade (placeholders filled with sample values)."""
+    sample = text.format(**SAMPLE_VALUES) if _placeholders(text) else text
+    measured = grade(sample)
+    if measured > MAX_GRADE:
+        raise ContentError(
+            str(path), field_name,
+            f"reads at US grade {measured:g} (at most {MAX_GRADE:g}): use shorter sentences and plainer words",
+        )
+
+
+def _load_evidence(path: Path) -> Dict[str, EvidenceLevel]:
+    data = _mapping(_read_yaml(path), path, "(file)")
+    always = _phrases(data.get("always_forbidden") or [], path, "always_forbidden")
+    levels = {}
+    for level_id, entry in _mapping(data.get("levels"), path, "levels").items():
+        entry = _mapping(entry, path, f"levels.{level_id}")
+        levels[level_id] = EvidenceLevel(
+            id=level_id,
+            meaning=_text(entry.get("meaning"), path, f"levels.{level_id}.meaning"),
+            wording=_text(entry.get("wording"), path, f"levels.{level_id}.wording"),
+            forbidden=always + _phrases(entry.get("forbidden") or [], path, f"levels.{level_id}.forbidden"),
+            required=_phrases(entry.get("required") or [], path, f"levels.{level_id}.required"),
+        )
+    if not levels:
+        raise ContentError(str(path), "levels", "define at least one evidence level")
+    return levels
+
+
+def _phrases(value: Any, path: Path, field_name: str) -> Tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise ContentError(str(path), field_name, "must be a list of phrases")
+    return tuple(" ".join(p.lower().split()) for p in value)
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text.lower()) is not None
+
+
+def _evidence(
+    value: Any, text: str, path: Path, field_name: str, evidence: Mapping[str, EvidenceLevel]
+) -> str:
+    """The statement's evidence level, after checking that its wording claims no more."""
+    if value not in evidence:
+        raise ContentError(str(path), f"{field_name}.evidence", f"must be one of: {', '.join(evidence)}")
+    level = evidence[value]
+    for phrase in level.forbidden:
+        if _has_phrase(text, phrase):
+            raise ContentError(
+                str(path), f"{field_name}.text",
+                f"'{phrase}' claims more than '{value}' evidence allows ({level.wording})",
+            )
+    if level.required and not any(_has_phrase(text, phrase) for phrase in level.required):
+        raise ContentError(
+            str(path), f"{field_name}.text",
+            f"'{value}' evidence must say so, for example '{level.required[0]}' ({level.wording})",
+        )
+    return value
+
+
 def _load_sources(path: Path) -> Dict[str, Source]:
     data = _mapping(_read_yaml(path), path, "(file)")
     sources = {}
     for source_id, entry in data.items():
         entry = _mapping(entry, path, source_id)
+        short = _text(entry.get("short"), path, f"{source_id}.short")
+        if ID_LIKE.search(short) or re.search(r"[\[\]()<>|]", short):
+            raise ContentError(
+                str(path), f"{source_id}.short",
+                "must be a readable name such as 'Kalb et al. 2020', not an identifier or brackets",
+            )
+        authors = _text(entry.get("authors"), path, f"{source_id}.authors")
+        title = _text(entry.get("title"), path, f"{source_id}.title")
+        year = entry.get("year")
+        if not (isinstance(year, int) and 1900 <= year <= 2100) and year != "n.d.":
+            raise ContentError(str(path), f"{source_id}.year", "must be the year of publication (or 'n.d.' for an undated page)")
+        url = _text(entry.get("url"), path, f"{source_id}.url")
+        if not URL_PATTERN.match(url):
+            raise ContentError(str(path), f"{source_id}.url", "must be an https address without spaces or brackets (write ( ) as %28 %29)")
+        kind = entry.get("kind", "article")
+        if kind not in SOURCE_KINDS:
+            raise ContentError(str(path), f"{source_id}.kind", f"must be one of: {', '.join(SOURCE_KINDS)}")
+        if kind == "article" and not ARTICLE_URL.match(url):
+            raise ContentError(
+                str(path), f"{source_id}.url",
+                "an article links its DOI (https://doi.org/...), PubMed or PMC page; mark other pages `kind: official`",
+            )
+        published = " ".join(str(entry.get("published") or "").split())
+        citation = f"{authors} ({year}). {title}." + (f" {published}." if published else "")
         sources[source_id] = Source(
-            id=source_id,
-            short=_text(entry.get("short"), path, f"{source_id}.short"),
-            citation=_text(entry.get("citation"), path, f"{source_id}.citation"),
+            id=source_id, short=short, citation=citation, authors=authors, title=title, year=str(year),
+            published=published, url=url,
         )
     return sources
 
 
-def _load_topics(topics_dir: Path, sources: Mapping[str, Source]) -> Dict[str, Topic]:
+def _load_topics(
+    topics_dir: Path, sources: Mapping[str, Source], evidence: Mapping[str, EvidenceLevel]
+) -> Dict[str, Topic]:
     topics: Dict[str, Topic] = {}
     synonym_owner: Dict[str, str] = {}
     intents: Dict[str, str] = {}
     for folder, kind in FOLDER_KINDS.items():
         for path in sorted((topics_dir / folder).glob("*.yml")):
-            topic = _load_topic(path, kind, sources)
+            topic = _load_topic(path, kind, sources, evidence)
             if topic.id in topics:
                 raise ContentError(str(path), "id", f"duplicate topic id '{topic.id}' (also {topics[topic.id].path})")
             if topic.intent in intents:
@@ -144,6 +265,11 @@ def _load_topics(topics_dir: Path, sources: Mapping[str, Source]) -> Dict[str, T
                     f"recommended_exercises[{index}].exercise",
                     f"unknown exercise '{recommendation.exercise}'",
                 )
+    for topic in topics.values():
+        if topic.kind == FAQ:
+            target = topics.get(topic.related)
+            if target is None or target.kind == FAQ:
+                raise ContentError(topic.path, "topic", f"unknown topic '{topic.related}' (the exercise, symptom or information topic follow-ups fall back to)")
     overview = topics.get(OVERVIEW_TOPIC)
     if overview is None:
         raise ContentError(str(topics_dir / "info"), OVERVIEW_TOPIC, "the general overview topic is missing")
@@ -156,7 +282,24 @@ def _load_topics(topics_dir: Path, sources: Mapping[str, Source]) -> Dict[str, T
     return topics
 
 
-def _load_topic(path: Path, kind: str, sources: Mapping[str, Source]) -> Topic:
+def _statement(
+    entry: Any, path: Path, field_name: str, sources: Mapping[str, Source], evidence: Mapping[str, EvidenceLevel]
+) -> Facet:
+    """One statement: a plain text with its sources and its evidence level."""
+    entry = _mapping(entry, path, field_name)
+    text = _text(entry.get("text"), path, f"{field_name}.text")
+    used = _placeholders(text)
+    if used - FACET_PLACEHOLDERS:
+        raise ContentError(str(path), f"{field_name}.text", f"unknown placeholder(s) {sorted(used - FACET_PLACEHOLDERS)} (allowed: {sorted(FACET_PLACEHOLDERS)})")
+    _readable(text, path, f"{field_name}.text")
+    return Facet(
+        text=text,
+        sources=_source_ids(entry.get("sources"), path, f"{field_name}.sources", sources),
+        evidence=_evidence(entry.get("evidence"), text, path, field_name, evidence),
+    )
+
+
+def _load_topic(path: Path, kind: str, sources: Mapping[str, Source], evidence: Mapping[str, EvidenceLevel]) -> Topic:
     data = _mapping(_read_yaml(path), path, "(file)")
     topic_id = _text(data.get("id"), path, "id")
     if topic_id != path.stem:
@@ -167,20 +310,28 @@ def _load_topic(path: Path, kind: str, sources: Mapping[str, Source]) -> Topic:
     synonyms = data.get("synonyms") or []
     if not isinstance(synonyms, list) or not all(isinstance(s, str) and s.strip() for s in synonyms):
         raise ContentError(str(path), "synonyms", "must be a list of phrases")
-    if kind == INFO and synonyms:
-        raise ContentError(str(path), "synonyms", "information topics are recognised by their intent only; remove the synonyms")
-    if kind != INFO and not synonyms:
+    if kind in (INFO, FAQ) and synonyms:
+        raise ContentError(str(path), "synonyms", f"{'information topics' if kind == INFO else 'common questions'} are recognised by their intent only; remove the synonyms")
+    if kind not in (INFO, FAQ) and not synonyms:
         raise ContentError(str(path), "synonyms", "an exercise or symptom topic needs synonyms for the NLU vocabulary")
+    intent = _text(data.get("intent"), path, "intent")
+    title = _text(data.get("title"), path, "title")
+    related = None
+    if kind == FAQ:
+        if intent != f"faq/{topic_id}":
+            raise ContentError(str(path), "intent", f"must be 'faq/{topic_id}' (the retrieval intent of this common question)")
+        if len(title) > MAX_FAQ_TITLE_CHARS:
+            raise ContentError(str(path), "title", f"is a button label: at most {MAX_FAQ_TITLE_CHARS} characters")
+        related = _text(data.get("topic"), path, "topic")
+    elif "topic" in data:
+        raise ContentError(str(path), "topic", "only common questions name a related topic")
+    known = FAQ_FACETS if kind == FAQ else FACETS
     facets_data = _mapping(data.get("facets"), path, "facets")
     facets = {}
     for name, entry in facets_data.items():
-        if name not in FACETS:
-            raise ContentError(str(path), f"facets.{name}", f"unknown facet (known: {', '.join(FACETS)})")
-        entry = _mapping(entry, path, f"facets.{name}")
-        facets[name] = Facet(
-            text=_text(entry.get("text"), path, f"facets.{name}.text"),
-            sources=_source_ids(entry.get("sources"), path, f"facets.{name}.sources", sources),
-        )
+        if name not in known:
+            raise ContentError(str(path), f"facets.{name}", f"unknown facet (known: {', '.join(known)})")
+        facets[name] = _statement(entry, path, f"facets.{name}", sources, evidence)
     for name in REQUIRED_FACETS[kind]:
         if name not in facets:
             raise ContentError(str(path), f"facets.{name}", "missing facet")
@@ -192,24 +343,35 @@ def _load_topic(path: Path, kind: str, sources: Mapping[str, Source]) -> Topic:
         for index, entry in enumerate(raw_recommendations):
             field_name = f"recommended_exercises[{index}]"
             entry = _mapping(entry, path, field_name)
+            why = _statement(dict(entry, text=entry.get("why")), path, field_name, sources, evidence)
             recommendations.append(
                 Recommendation(
                     exercise=_text(entry.get("exercise"), path, f"{field_name}.exercise"),
-                    why=_text(entry.get("why"), path, f"{field_name}.why"),
-                    sources=_source_ids(entry.get("sources"), path, f"{field_name}.sources", sources),
+                    why=why.text,
+                    sources=why.sources,
+                    evidence=why.evidence,
                 )
             )
     elif raw_recommendations:
         raise ContentError(str(path), "recommended_exercises", f"only symptoms recommend exercises, not a {kind}")
+    key_precaution = None
+    if kind == EXERCISE:
+        if "key_precaution" not in data:
+            raise ContentError(str(path), "key_precaution", "an exercise needs the one safety point its answers for a symptom add")
+        key_precaution = _statement(data["key_precaution"], path, "key_precaution", sources, evidence)
+    elif "key_precaution" in data:
+        raise ContentError(str(path), "key_precaution", f"only exercises have a key precaution, not a {kind}")
     return Topic(
         id=topic_id,
         kind=kind,
-        title=_text(data.get("title"), path, "title"),
-        intent=_text(data.get("intent"), path, "intent"),
+        title=title,
+        intent=intent,
         synonyms=tuple(" ".join(s.lower().split()) for s in synonyms),
         facets=facets,
         recommended_exercises=tuple(recommendations),
         path=str(path),
+        key_precaution=key_precaution,
+        related=related,
     )
 
 
@@ -230,6 +392,10 @@ def _load_responses(
             )
         if allowed - used and key == "emergency":
             raise ContentError(str(path), f"responses.{key}.text", "must show the {emergency_number}")
+        if key in BUTTON_RESPONSES and len(text) > MAX_BUTTON_CHARS:
+            raise ContentError(str(path), f"responses.{key}.text", f"is a button label: at most {MAX_BUTTON_CHARS} characters")
+        if key != "sources":
+            _readable(text, path, f"responses.{key}.text")
         cited = entry.get("sources")
         responses[key] = Response(
             text=text,
@@ -244,11 +410,16 @@ def _load_responses(
         facet = entry.get("facet")
         if facet not in FACETS:
             raise ContentError(str(path), f"followups.{intent}.facet", f"unknown facet '{facet}'")
-        followups[intent] = (facet, _text(entry.get("button"), path, f"followups.{intent}.button"))
+        button = _text(entry.get("button"), path, f"followups.{intent}.button")
+        if len(button) > MAX_BUTTON_CHARS:
+            raise ContentError(str(path), f"followups.{intent}.button", f"is a button label: at most {MAX_BUTTON_CHARS} characters")
+        followups[intent] = (facet, button)
     return responses, followups
 
 
-def _load_safety(path: Path, sources: Mapping[str, Source]) -> Dict[str, SafetyAnswer]:
+def _load_safety(
+    path: Path, sources: Mapping[str, Source], evidence: Mapping[str, EvidenceLevel]
+) -> Dict[str, SafetyAnswer]:
     data = _mapping(_read_yaml(path), path, "(file)")
     answers = {}
     for category, entry in data.items():
@@ -257,18 +428,23 @@ def _load_safety(path: Path, sources: Mapping[str, Source]) -> Dict[str, SafetyA
         used = _placeholders(text)
         if used - SAFETY_PLACEHOLDERS:
             raise ContentError(str(path), f"{category}.text", f"unknown placeholder(s) {sorted(used - SAFETY_PLACEHOLDERS)}")
-        tier = entry.get("tier", EMERGENCY_TIER)
-        if tier not in SAFETY_TIERS:
-            raise ContentError(str(path), f"{category}.tier", f"must be one of {', '.join(SAFETY_TIERS)}")
-        if (tier == EMERGENCY_TIER) != ("emergency_number" in used):
-            problem = "must show the {emergency_number}" if tier == EMERGENCY_TIER else "a caution gives no {emergency_number}"
-            raise ContentError(str(path), f"{category}.text", problem)
+        tier = entry.get("tier")
+        if tier not in TIERS:
+            raise ContentError(str(path), f"{category}.tier", f"must be one of: {', '.join(TIERS)}")
+        if tier == EMERGENCY and "emergency_number" not in used:
+            raise ContentError(str(path), f"{category}.text", "an emergency answer must show the {emergency_number}")
+        if tier == CAUTION and "emergency_number" in used:
+            raise ContentError(str(path), f"{category}.text", "a caution gives advice without the {emergency_number}; make it an emergency if it needs one")
+        if category in CRISIS_CATEGORIES and "crisis_line" not in used:
+            raise ContentError(str(path), f"{category}.text", "must show the {crisis_line}")
+        _readable(text, path, f"{category}.text")
         answers[category] = SafetyAnswer(
             category=category,
             title=_text(entry.get("title"), path, f"{category}.title"),
             text=text,
             sources=_source_ids(entry.get("sources"), path, f"{category}.sources", sources),
             tier=tier,
+            evidence=_evidence(entry.get("evidence"), text, path, category, evidence),
         )
     return answers
 

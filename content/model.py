@@ -7,7 +7,9 @@ from typing import Dict, Iterable, List, Optional, Tuple
 EXERCISE = "exercise"
 SYMPTOM = "symptom"
 INFO = "info"
-KINDS = (EXERCISE, SYMPTOM, INFO)
+# A common question (topics/faq/<key>.yml), answered through the retrieval intent faq/<key>.
+FAQ = "faq"
+KINDS = (EXERCISE, SYMPTOM, INFO, FAQ)
 # The vocabulary label of medical_terms.yml (outside the remit), and the ids of its two lists:
 # medicines (always referred to the physician) and general terms of medicine (a feature only).
 MEDICAL = "medical"
@@ -15,8 +17,15 @@ MEDICINE = "medicine"
 
 # The facets every exercise and symptom topic has, in the order an answer walks through them.
 FACETS = ("summary", "benefits", "how_to_start", "how_much", "precautions", "at_home")
-# Information topics need only a summary; the general exercise overview answers the rest.
-REQUIRED_FACETS = {EXERCISE: FACETS, SYMPTOM: FACETS, INFO: ("summary",)}
+# Information topics and common questions need only a summary; the general exercise overview, or
+# the common question's related topic, answers the rest.
+REQUIRED_FACETS = {EXERCISE: FACETS, SYMPTOM: FACETS, INFO: ("summary",), FAQ: ("summary",)}
+# The facets a common question may have (DEFINITIONS.md section 3): no "benefits".
+FAQ_FACETS = ("summary", "how_to_start", "how_much", "precautions", "at_home")
+# Safety answers: an emergency gives the emergency number; a caution gives advice only.
+EMERGENCY = "emergency"
+CAUTION = "caution"
+TIERS = (EMERGENCY, CAUTION)
 OVERVIEW_TOPIC = "overview"
 
 
@@ -33,14 +42,31 @@ class ContentError(ValueError):
 @dataclass(frozen=True)
 class Source:
     id: str
-    short: str
-    citation: str
+    short: str  # the readable name an answer links: "Kalb et al. 2020"
+    citation: str  # the full reference, made from the fields below
+    authors: str = ""
+    title: str = ""
+    year: str = ""
+    published: str = ""  # journal, volume and pages, or the publisher
+    url: str = ""  # https: a DOI, PubMed or PMC address, or the official page
+
+
+@dataclass(frozen=True)
+class EvidenceLevel:
+    """How strong the support for a statement is, and what wording that allows (evidence.yml)."""
+
+    id: str
+    meaning: str
+    wording: str
+    forbidden: Tuple[str, ...] = ()
+    required: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Facet:
     text: str
     sources: Tuple[str, ...]
+    evidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,7 @@ class Recommendation:
     exercise: str
     why: str
     sources: Tuple[str, ...]
+    evidence: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,22 +87,24 @@ class Topic:
     facets: Dict[str, Facet]
     recommended_exercises: Tuple[Recommendation, ...] = ()
     path: str = ""
+    # exercise topics: the one safety point an answer about this exercise for a symptom adds
+    key_precaution: Optional[Facet] = None
+    # common questions: the id of the topic whose facets answer the follow-ups this card lacks
+    related: Optional[str] = None
 
     def facet(self, name: str) -> Optional[Facet]:
         return self.facets.get(name)
+
+    @property
+    def response_key(self) -> Optional[str]:
+        """A common question's key in its retrieval intent: faq/pilates -> pilates."""
+        return self.intent.split("/", 1)[1] if self.kind == FAQ else None
 
 
 @dataclass(frozen=True)
 class Response:
     text: str
     sources: Tuple[str, ...] = ()
-
-
-# The tiers of a safety answer: an emergency gives the emergency number; a caution gives safety
-# advice without it.
-EMERGENCY_TIER = "emergency"
-CAUTION_TIER = "caution"
-SAFETY_TIERS = (EMERGENCY_TIER, CAUTION_TIER)
 
 
 @dataclass(frozen=True)
@@ -86,7 +115,8 @@ class SafetyAnswer:
     title: str
     text: str
     sources: Tuple[str, ...]
-    tier: str = EMERGENCY_TIER
+    tier: str = EMERGENCY
+    evidence: str = ""
 
 
 @dataclass
@@ -101,6 +131,8 @@ class Content:
     # medical_terms.yml: names of medicines and supplements, and general terms of medicine
     medicines: Tuple[str, ...] = ()
     medical_terms: Tuple[str, ...] = ()
+    # evidence.yml: the levels a statement may claim
+    evidence: Dict[str, EvidenceLevel] = field(default_factory=dict)
     # red_flags.yml: what the safety layer's rules look for (content.red_flags.Vocabulary)
     red_flags: Optional[object] = None
     # facets.yml: facet -> the words that ask for it, in priority order
@@ -126,13 +158,14 @@ class Content:
     def text(self, key: str, **values: str) -> str:
         return self.responses[key].text.format(**values)
 
-    def short_citations(self, source_ids: Iterable[str]) -> str:
-        seen: List[str] = []
+    def cited(self, source_ids: Iterable[str]) -> List[Source]:
+        """The sources of these ids, each once, in order of citation."""
+        seen: List[Source] = []
         for source_id in source_ids:
-            short = self.sources[source_id].short
-            if short not in seen:
-                seen.append(short)
-        return "; ".join(seen)
+            source = self.sources[source_id]
+            if source not in seen:
+                seen.append(source)
+        return seen
 
     def vocabulary(self) -> List[Tuple[str, str, str]]:
         """(entity label, topic id, phrase) for every synonym and title, and (``MEDICAL``,
@@ -140,7 +173,7 @@ class Content:
         vocabulary."""
         rows = []
         for topic in self.topics.values():
-            if topic.kind == INFO:
+            if topic.kind in (INFO, FAQ):
                 continue  # recognised by intent only
             for phrase in (topic.title.lower(),) + topic.synonyms:
                 rows.append((topic.kind, topic.id, phrase))
@@ -149,10 +182,12 @@ class Content:
         return rows
 
     def intents(self) -> List[str]:
-        """Every intent the content answers: topics, follow-ups and conversational responses."""
-        return sorted(
-            set(self._by_intent) | set(self.followups) | {k for k in self.responses if k in INTENT_RESPONSES}
-        )
+        """Every domain intent the content answers: topics, follow-ups and conversational responses.
+
+        The common questions' retrieval intents (faq/pilates, faq/bladder ...) are one domain
+        intent, ``faq``."""
+        topic_intents = {intent.split("/", 1)[0] for intent in self._by_intent}
+        return sorted(topic_intents | set(self.followups) | {k for k in self.responses if k in INTENT_RESPONSES})
 
 
 # Intents answered by one text of responses.yml (keyed by the intent's name).
@@ -180,9 +215,13 @@ TEXT_RESPONSES = (
     "exercise_for_symptom",
     "exercise_not_recommended",
     "symptom_recommends",
+    "key_precaution",
+    "faq_more",
     "sources",
     "safety_check",
     "safety_yes",
     "safety_no",
 )
+# Texts shown as button labels: short enough for every channel.
+BUTTON_RESPONSES = ("safety_yes", "safety_no")
 REQUIRED_RESPONSES = INTENT_RESPONSES + TEXT_RESPONSES

@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 import settings
 import content
 from content.model import MEDICAL, MEDICINE
-from content.model import CAUTION_TIER, EMERGENCY_TIER
+from content.model import CAUTION, EMERGENCY
 from nlp import encoder
 from nlp.pipeline import FACET_LABEL
 from nlp.red_flags import RedFlag, RedFlagDetector
@@ -453,8 +453,8 @@ class RedFlagClassifier(GraphComponent):
         self._content = content.load()
         answers = self._content.safety
         self._policy = Policy(
-            emergencies=frozenset(c for c, a in answers.items() if a.tier == EMERGENCY_TIER),
-            cautions=frozenset(c for c, a in answers.items() if a.tier == CAUTION_TIER),
+            emergencies=frozenset(c for c, a in answers.items() if a.tier == EMERGENCY),
+            cautions=frozenset(c for c, a in answers.items() if a.tier == CAUTION),
             crises=frozenset(config["crisis_categories"]),
             suspect_threshold=float(config["suspect_threshold"]),
             crisis_threshold=float(config["crisis_threshold"]),

@@ -6,6 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.answers import (
     ActionAnswerExercise,
+    ActionAnswerFaq,
     ActionAnswerFollowup,
     ActionAnswerInfo,
     ActionAnswerSymptom,
@@ -192,7 +193,9 @@ def test_emergency_answer_uses_the_configured_number_and_comes_first(monkeypatch
     assert DISCLAIMER_WORDS in messages[1]["text"]
 
 
-@pytest.mark.parametrize("category", ["chest", "stroke", "vision", "suicide", "fall", "relapse", "infection", "overheating"])
+@pytest.mark.parametrize(
+    "category", ["chest", "stroke", "vision", "suicide", "overdose", "fall", "relapse", "infection", "overheating"]
+)
 def test_each_red_flag_gets_its_own_answer_and_no_exercise_advice(content_data, monkeypatch, category):
     monkeypatch.setenv("EMERGENCY_NUMBER", "999")
     monkeypatch.setenv("CRISIS_LINE", "0800 CRISIS")
@@ -255,3 +258,106 @@ def test_a_fallback_after_an_understood_message_is_a_first_fallback(content_data
     history = [user_event("xyzzy", "nlu_fallback"), bot_event("?"), user_event("yoga", "ask_flexibility_training")]
     messages, _ = run_action(ActionFallback(), make_tracker("plugh", "nlu_fallback", history=history))
     assert texts(messages) == content_data.text("fallback")
+
+
+def test_sources_are_shown_as_readable_links_on_the_last_line(content_data):
+    messages, _ = run_action(ActionAnswerSymptom(), make_tracker("my feet are numb", "symptom_numbness", history=EARLIER_TURN))
+    last_line = texts(messages).split("\n")[-1]
+    assert last_line.startswith("Sources: [")
+    assert "[Halabchi et al. 2017](https://doi.org/10.1186/s12883-017-0960-9)" in last_line
+    assert "PMC" not in last_line.replace("/pmc/articles/PMC", "")
+
+
+def test_numbness_answer_does_not_claim_exercise_reduces_it(content_data):
+    messages, _ = run_action(ActionAnswerSymptom(), make_tracker("numb hands", "symptom_numbness", history=EARLIER_TURN))
+    answer = texts(messages)
+    assert "not known to reduce" in answer and "occupational therapist" in answer
+    assert "Hippotherapy" not in button_titles(messages)
+
+
+def test_an_exercise_for_a_symptom_answer_gives_the_exercise_s_key_precaution(content_data):
+    tracker = make_tracker("can swimming help my fatigue?", "symptom_fatigue", {"exercise": "aquatic", "symptom": "fatigue"})
+    messages, _ = run_action(ActionAnswerSymptom(), tracker)
+    assert content_data.topics["aquatic"].key_precaution.text in texts(messages)
+    assert "27-29 °C" in texts(messages)
+
+
+def test_the_first_mood_answer_signposts_help_with_the_configured_crisis_line(monkeypatch):
+    monkeypatch.setenv("CRISIS_LINE", "0800 CRISIS")
+    messages, _ = run_action(ActionAnswerSymptom(), make_tracker("I feel so low", "symptom_mood", history=EARLIER_TURN))
+    answer = texts(messages)
+    for words in ("GP", "MS nurse", "0800 CRISIS", "up to half"):
+        assert words in answer, words
+    assert "{crisis_line}" not in answer
+
+
+def faq_tracker(key, **kwargs):
+    """A message the ResponseSelector answered with faq/<key>."""
+    tracker = make_tracker("question", "faq", **kwargs)
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"intent_response_key": f"faq/{key}", "confidence": 0.9}}
+    }
+    return tracker
+
+
+def test_a_common_question_is_answered_from_its_card_with_follow_up_buttons(content_data):
+    card = content_data.topic_for_intent("faq/hot_yoga_sauna")
+    messages, events = run_action(ActionAnswerFaq(), faq_tracker("hot_yoga_sauna", history=EARLIER_TURN))
+    assert card.facets["summary"].text in texts(messages)
+    assert "Sources: [Davis et al. 2010](" in texts(messages)
+    assert button_titles(messages) == ["How much?", "Is it safe?", "At home?"]
+    assert events == [SlotSet("topic", "hot_yoga_sauna")]
+
+
+def test_a_common_question_given_as_an_intent_is_answered_too(content_data):
+    messages, events = run_action(ActionAnswerFaq(), make_tracker("/faq/pilates", "faq/pilates"))
+    assert content_data.topic_for_intent("faq/pilates").facets["summary"].text in texts(messages)
+    assert events == [SlotSet("topic", "pilates")]
+
+
+def test_the_relapse_question_tells_what_to_do(content_data):
+    messages, _ = run_action(ActionAnswerFaq(), faq_tracker("relapse_exercise", history=EARLIER_TURN))
+    answer = texts(messages)
+    assert "A relapse is" in answer and "contact your MS team the same day" in answer
+
+
+def test_a_follow_up_after_a_common_question_uses_the_card_then_its_topic(content_data):
+    card = content_data.topic_for_intent("faq/hot_yoga_sauna")
+    tracker = make_tracker("is it safe?", "ask_exercise_safety", slots={"topic": "hot_yoga_sauna"}, history=EARLIER_TURN)
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert card.facets["precautions"].text in texts(messages)
+    assert events == [SlotSet("topic", "hot_yoga_sauna")]
+    # the card has no "how much": the related topic (heat sensitivity) answers
+    tracker = make_tracker("how much?", "ask_exercise_amount", slots={"topic": "hot_yoga_sauna"}, history=EARLIER_TURN)
+    messages, _ = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.topics["heat_sensitivity"].facets["how_much"].text in texts(messages)
+
+
+def test_a_caution_gives_advice_without_the_emergency_number(monkeypatch):
+    monkeypatch.setenv("EMERGENCY_NUMBER", "999")
+    for category in ("dizziness", "fever_exercise"):
+        messages, _ = run_action(ActionEmergency(), make_tracker("...", "emergency", {"red_flag": category}, history=EARLIER_TURN))
+        assert "999" not in texts(messages) and texts(messages)
+    messages, _ = run_action(ActionEmergency(), make_tracker("...", "emergency", {"red_flag": "dizziness"}, history=EARLIER_TURN))
+    assert "sit or lie down" in texts(messages) and "water" in texts(messages)
+
+
+def test_the_overdose_answer_gives_the_emergency_number_and_the_crisis_line(monkeypatch):
+    monkeypatch.setenv("EMERGENCY_NUMBER", "999")
+    monkeypatch.setenv("CRISIS_LINE", "0800 CRISIS")
+    messages, _ = run_action(ActionEmergency(), make_tracker("...", "emergency", {"red_flag": "overdose"}))
+    assert "999" in messages[0]["text"] and "0800 CRISIS" in messages[0]["text"]
+
+
+def test_every_composed_answer_reads_at_grade_8_or_below():
+    from actions.catalogue import every_answer
+    from content.readability import MAX_GRADE, grade
+
+    answers = every_answer()
+    groups = {a.group for a in answers}
+    assert {"topic", "exercise for symptom", "follow-up", "common question", "response"} <= groups
+    assert any(a.name == "disclaimer" for a in answers)
+    too_hard = [(a.name, grade(a.reading_text)) for a in answers if grade(a.reading_text) > MAX_GRADE]
+    assert not too_hard
+    # the measured text leaves out only the line of sources
+    assert all("Sources:" not in a.reading_text for a in answers)

@@ -256,11 +256,61 @@ def test_slack_buttons_are_blocks_even_with_more_than_five():
     [message] = sent
     assert message["channel"] == "D1" and message["text"] == "Pick one"
     section, actions = message["blocks"]
-    assert section == {"type": "section", "text": {"type": "plain_text", "text": "Pick one"}}
+    assert section == {"type": "section", "text": {"type": "mrkdwn", "text": "Pick one"}}
     assert actions["type"] == "actions"
     assert [(e["type"], e["text"]["text"], e["value"]) for e in actions["elements"]] == [
         ("button", b["title"], b["payload"]) for b in buttons
     ]
+
+
+ANSWER_WITH_SOURCES = (
+    "Keep cool <b>& drink</b> water.\nSources: [Kalb et al. 2020](https://doi.org/10.1177/1352458520915629); "
+    "[bad](javascript:alert(1)); [plain](http://example.org/x)"
+)
+
+
+def test_telegram_shows_the_sources_as_links_and_escapes_everything_else():
+    from channels.telegram import telegram_html
+
+    rendered = telegram_html(ANSWER_WITH_SOURCES)
+    assert '<a href="https://doi.org/10.1177/1352458520915629">Kalb et al. 2020</a>' in rendered
+    assert "&lt;b&gt;&amp; drink&lt;/b&gt;" in rendered
+    assert rendered.count("<a ") == 1  # javascript: and http:// stay text
+    assert "[bad](javascript:alert(1))" in rendered and "[plain](http://example.org/x)" in rendered
+
+
+def test_telegram_sends_every_message_as_html():
+    from channels.telegram import TelegramOutput
+
+    sent: List[Dict[str, Any]] = []
+
+    class Recording(TelegramOutput):
+        async def request(self, method, data=None, *args, **kwargs):  # noqa: ANN001
+            sent.append(dict(data or {}, method=method))
+            return {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}}
+
+    bot = Recording(TELEGRAM_TOKEN, "http://127.0.0.1:9")
+    asyncio.run(bot.send_text_message("5", ANSWER_WITH_SOURCES))
+    [message] = [m for m in sent if m["method"] == "sendMessage"]
+    assert message["parse_mode"] == "HTML"
+    assert '<a href="https://doi.org/10.1177/1352458520915629">Kalb et al. 2020</a>' in message["text"]
+
+
+def test_slack_shows_the_sources_as_links_and_escapes_everything_else():
+    from channels.slack import SlackBot, slack_mrkdwn
+
+    rendered = slack_mrkdwn(ANSWER_WITH_SOURCES)
+    assert "<https://doi.org/10.1177/1352458520915629|Kalb et al. 2020>" in rendered
+    assert "&lt;b&gt;&amp; drink&lt;/b&gt;" in rendered
+    assert rendered.count("<") == 1  # javascript: and http:// stay text
+    sent: List[Dict[str, Any]] = []
+
+    class Recording(SlackBot):
+        async def _post_message(self, channel, **kwargs):  # noqa: ANN001
+            sent.append(kwargs)
+
+    asyncio.run(Recording(SLACK_BOT_TOKEN).send_text_with_buttons("D1", ANSWER_WITH_SOURCES, [{"title": "Yes", "payload": "/affirm"}]))
+    assert sent[0]["blocks"][0]["text"] == {"type": "mrkdwn", "text": rendered}
 
 
 def test_every_button_payload_fits_telegram_callback_data():

@@ -654,10 +654,18 @@ def test_bot_text_is_escaped_and_links_are_safe(echo_site, page):
     assert links.get_attribute("target") == "_blank"
     assert set(links.get_attribute("rel").split()) == {"noopener", "noreferrer"}
     assert "opens in a new tab" in links.inner_text()
-    ask(p, "[the MS Trust](https://mstrust.org.uk) and [bad](javascript:alert(3))")
+    ask(p, "[the MS Trust](https://mstrust.org.uk) and [bad](javascript:alert(3)) and [old](http://example.org/x)")
     named = bot_messages(p).last.locator("a")
     assert named.count() == 1 and named.get_attribute("href") == "https://mstrust.org.uk/"
     assert named.inner_text().startswith("the MS Trust")
+    # only https links: an http:// link stays text
+    assert "[old](http://example.org/x)" in bot_messages(p).last.inner_text()
+    # an answer's sources line, as the actions write it
+    ask(p, "Sources: [Kalb et al. 2020](https://doi.org/10.1177/1352458520915629); [Coote et al. 2020](https://www.ncbi.nlm.nih.gov/pmc/articles/PMC7780704/)")
+    sources = bot_messages(p).last.locator("a")
+    assert sources.count() == 2
+    assert sources.nth(0).get_attribute("href") == "https://doi.org/10.1177/1352458520915629"
+    assert sources.nth(0).inner_text().startswith("Kalb et al. 2020")
     p.wait_for_timeout(300)
     assert page.dialogs == [] and page.errors == []
 

@@ -167,9 +167,10 @@
     ]);
   }
 
-  // Markdown-style [label](https://...) links and bare http(s) URLs become links; everything else
-  // stays text nodes, so markup in a message is shown, never run.
-  var LINK_PATTERN = /\[([^\]\n]{1,300})\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"'`]+)/g;
+  // Markdown-style [label](https://...) links (the sources of an answer) and bare https URLs
+  // become links; everything else, http:// included, stays text nodes, so markup in a message is
+  // shown, never run.
+  var LINK_PATTERN = /\[([^\]\n]{1,300})\]\((https:\/\/[^\s)]+)\)|(https:\/\/[^\s<>"'`]+)/g;
 
   function richText(text) {
     var fragment = document.createDocumentFragment();
