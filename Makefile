@@ -9,11 +9,13 @@ INSTALLED := $(VENV)/.installed
 SPACY_MODEL := nlp/model
 MODEL := models/assistant.tar.gz
 CONTENT_FILES := $(shell find content -name '*.yml' -o -name '*.py' | sort)
-TRAINING_FILES := config.yml domain.yml $(wildcard data/*.yml)
+TRAINING_FILES := config.yml domain.yml $(wildcard data/*.yml data/safety/*.yml)
 export PYTHONDONTWRITEBYTECODE := 1
 # quiet TensorFlow and SQLAlchemy start-up noise
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# Rasa's telemetry and error reports would call out to the web: off
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help install train run shell web review review-user test test-rasa test-py bench bench-quick \
 	profile scale-out scale-out-down load-test lock clean content-report
@@ -56,7 +58,7 @@ install: $(INSTALLED) $(SPACY_MODEL)/meta.json $(WEB_DEPS)
 # Retrain only when training data, domain, config or the spaCy pipeline changed.
 # --force: Rasa fingerprints the spaCy model by its path only, so its own cache would miss a
 # vocabulary change.
-$(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json nlp/components.py
+$(MODEL): $(TRAINING_FILES) $(SPACY_MODEL)/meta.json $(wildcard nlp/*.py)
 	$(RASA) train --force --fixed-model-name assistant --out models
 	@touch $@
 

@@ -78,6 +78,8 @@ def load_env(env_file: Optional[Path] = None) -> Dict[str, str]:
     load_dotenv(env_file or ROOT / ".env", override=False)
     values = {name: os.environ.get(name, default) for name, default in DEFAULTS.items()}
     os.environ.update(values)
+    # Rasa's telemetry and error reports would call out to the web at run time
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     return values
 
 

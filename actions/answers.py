@@ -1,6 +1,7 @@
 """Answers about exercise types, symptoms, general information, and follow-ups on the topic."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -21,8 +22,14 @@ from actions.replies import (
     topic_button,
     with_sources,
 )
-from content import EXERCISE, FAQ, SYMPTOM, Facet, Topic
+from content import EXERCISE, FAQ, INFO, SYMPTOM, Facet, Topic
 from content.model import OVERVIEW_TOPIC
+
+GENERAL = "general"  # the general answer of a topic: summary and benefits
+FACET = "facet"  # the entity of the facet words (content/facets.yml)
+TOPIC_SLOT = "topic"
+# What the last answer was about ("aquatic/how_much", "aquatic+fatigue/general"), for the record.
+ANSWERED_SLOT = "answered"
 
 
 def topic_answer(topic: Topic, closing: str) -> str:
@@ -84,116 +91,176 @@ def faq_answer(card: Topic) -> str:
 
 
 def faq_card(tracker: Tracker) -> Optional[Topic]:
-    """The common question of the latest message: the ResponseSelector's faq/<key>, or an intent
-    faq/<key> given directly (a button payload)."""
+    """The common question of the latest message: the one a button names (entity `faq`), or the
+    ResponseSelector's faq/<key>."""
+    named = next((e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == FAQ), None)
     selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
-    key = (selector.get("response") or {}).get("intent_response_key") or latest_intent(tracker)
+    key = f"faq/{named}" if named else (selector.get("response") or {}).get("intent_response_key")
     card = CONTENT.topic_for_intent(key)
     return card if card is not None and card.kind == FAQ else None
 
 
-def combined_answer(dispatcher: CollectingDispatcher, tracker: Tracker, exercise: Topic, symptom: Topic) -> List:
-    send(dispatcher, tracker, exercise_for_symptom(exercise, symptom), followup_buttons(exercise))
-    return [SlotSet("topic", exercise.id)]
+@dataclass(frozen=True)
+class Target:
+    """What a message asks about: a topic, the facet of it, and (exercise for symptom) a symptom."""
+
+    topic: Optional[Topic]
+    facet: str = GENERAL
+    symptom: Optional[Topic] = None
+
+    @property
+    def label(self) -> str:
+        """What was answered, for the conversation record: topic, +symptom, /facet."""
+        if self.topic is None:
+            return ""
+        return self.topic.id + (f"+{self.symptom.id}" if self.symptom else "") + f"/{self.facet}"
 
 
-class ActionAnswerExercise(Reply):
+def asked_facet(tracker: Tracker) -> str:
+    """The facet the latest message asks for: a follow-up intent's, else the first facet it names
+    (content/facets.yml, in priority order), else the facet content retrieval found, else the
+    general answer."""
+    intent = latest_intent(tracker)
+    if intent in CONTENT.followups:
+        return CONTENT.followups[intent][0]
+    named = {e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == FACET}
+    for facet in CONTENT.facet_phrases:
+        if facet in named:
+            return facet
+    return retrieved(tracker).get("facet") or GENERAL
+
+
+def retrieved(tracker: Tracker) -> Dict[str, Any]:
+    """The match content retrieval answered with (nlp.components.ContentRetriever), if it did."""
+    found = tracker.latest_message.get("retrieval") or {}
+    return (found.get("matches") or [{}])[0] if found.get("answered") else {}
+
+
+def target(tracker: Tracker) -> Target:
+    """The topic and facet the latest message asks about.
+
+    The topic is the one the message names (an exercise, a symptom, a common question), else the
+    one its intent or content retrieval gives, else, for a follow-up, the topic of the
+    conversation so far. A message that names a topic and asks a facet gets that facet of that
+    topic, whatever the intent classifier said first.
+    """
+    intent = latest_intent(tracker)
+    facet = asked_facet(tracker)
+    exercise = named_topic(tracker, EXERCISE)
+    symptom = named_topic(tracker, SYMPTOM)
+    by_intent = CONTENT.topic_for_intent(intent)
+    if symptom is None and by_intent is not None and by_intent.kind == SYMPTOM:
+        symptom = by_intent
+    if intent == FAQ or (by_intent is not None and by_intent.kind == FAQ):
+        card = faq_card(tracker) or CONTENT.topic(retrieved(tracker).get("topic"))
+        if card is not None:
+            return Target(card, facet)
+    if retrieved(tracker) and not (exercise or symptom):
+        return Target(CONTENT.topic(retrieved(tracker)["topic"]), facet)
+    if exercise is not None:
+        return Target(exercise, facet, symptom if facet == GENERAL else None)
+    if symptom is not None:
+        return Target(symptom, facet)
+    topics = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
+    if topics:
+        return Target(topics[0], facet)
+    if by_intent is not None:
+        # an information topic other than the overview answers its summary only
+        keeps_facet = by_intent.kind != INFO or by_intent.id == OVERVIEW_TOPIC
+        return Target(by_intent, facet if keeps_facet else GENERAL)
+    if facet != GENERAL:
+        return Target(CONTENT.topic(tracker.get_slot("topic")), facet)
+    return Target(None, facet)
+
+
+def answer(dispatcher: CollectingDispatcher, tracker: Tracker, found: Target) -> List:
+    """Send the answer of a target; returns the events that record it for follow-ups."""
+    topic = found.topic
+    if found.facet != GENERAL:
+        text = followup_answer(topic, found.facet)
+        if followup_facet(topic, found.facet) is None:
+            # no such facet: the general exercise guidance answered, and is now the topic
+            send(dispatcher, tracker, text, exercise_buttons())
+            return record(Target(CONTENT.overview, found.facet))
+        others = [b for b in followup_buttons(topic) if CONTENT.followups[intent_of(b)][0] != found.facet]
+        send(dispatcher, tracker, text, others)
+        return record(found)
+    if found.symptom is not None and topic.kind == EXERCISE:
+        send(dispatcher, tracker, exercise_for_symptom(topic, found.symptom), followup_buttons(topic))
+        return record(found)
+    if topic.kind == FAQ:
+        send(dispatcher, tracker, faq_answer(topic), followup_buttons(topic))
+    elif topic.kind == SYMPTOM:
+        recommended = [CONTENT.topics[r.exercise] for r in topic.recommended_exercises]
+        closing = CONTENT.text("symptom_recommends", recommended=", ".join(t.title for t in recommended))
+        buttons = [topic_button(t, symptom=topic.id) for t in recommended] + followup_buttons(topic)
+        send(dispatcher, tracker, topic_answer(topic, closing), buttons)
+    else:
+        buttons = exercise_buttons() if topic.id == OVERVIEW_TOPIC else followup_buttons(topic)
+        send(dispatcher, tracker, topic_answer(topic, CONTENT.text("answer_more")), buttons)
+    return record(found)
+
+
+def record(found: Target) -> List:
+    """The topic for follow-ups, and what was answered."""
+    return [SlotSet(TOPIC_SLOT, found.topic.id), SlotSet(ANSWERED_SLOT, found.label)]
+
+
+def intent_of(button: Dict[str, str]) -> str:
+    return button["payload"][1:].split("{", 1)[0]
+
+
+class ContentAnswer(Reply):
+    """An answer from the content: the topic and facet the message asks about (`target`)."""
+
+    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+        found = target(tracker)
+        if found.topic is None:
+            return self.no_topic(dispatcher, tracker)
+        return answer(dispatcher, tracker, found)
+
+    def no_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List:
+        send(dispatcher, tracker, CONTENT.text("fallback"), exercise_buttons()[:3])
+        return []
+
+
+class ActionAnswerExercise(ContentAnswer):
     """An exercise type; with a symptom named too, whether it helps that symptom."""
 
     def name(self) -> Text:
         return "action_answer_exercise"
 
-    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        exercise = named_topic(tracker, EXERCISE) or CONTENT.topic_for_intent(latest_intent(tracker))
-        symptom = named_topic(tracker, SYMPTOM)
-        if symptom is not None:
-            return combined_answer(dispatcher, tracker, exercise, symptom)
-        send(dispatcher, tracker, topic_answer(exercise, CONTENT.text("answer_more")), followup_buttons(exercise))
-        return [SlotSet("topic", exercise.id)]
 
-
-class ActionAnswerSymptom(Reply):
+class ActionAnswerSymptom(ContentAnswer):
     """A symptom and the exercise types that help it; with an exercise named, that pair."""
 
     def name(self) -> Text:
         return "action_answer_symptom"
 
-    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        symptom = named_topic(tracker, SYMPTOM) or CONTENT.topic_for_intent(latest_intent(tracker))
-        exercise = named_topic(tracker, EXERCISE)
-        if exercise is not None:
-            return combined_answer(dispatcher, tracker, exercise, symptom)
-        recommended = [CONTENT.topics[r.exercise] for r in symptom.recommended_exercises]
-        closing = CONTENT.text("symptom_recommends", recommended=", ".join(t.title for t in recommended))
-        text = topic_answer(symptom, closing)
-        buttons = [topic_button(t, symptom=symptom.id) for t in recommended] + followup_buttons(symptom)
-        send(dispatcher, tracker, text, buttons)
-        return [SlotSet("topic", symptom.id)]
 
-
-class ActionAnswerInfo(Reply):
+class ActionAnswerInfo(ContentAnswer):
     """Physiotherapy, MS, the exercise overview and finding a physiotherapist."""
 
     def name(self) -> Text:
         return "action_answer_info"
 
-    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        topic = CONTENT.topic_for_intent(latest_intent(tracker))
-        buttons = exercise_buttons() if topic.id == OVERVIEW_TOPIC else followup_buttons(topic)
-        send(dispatcher, tracker, topic_answer(topic, CONTENT.text("answer_more")), buttons)
-        return [SlotSet("topic", topic.id)]
 
-
-class ActionAnswerFaq(Reply):
+class ActionAnswerFaq(ContentAnswer):
     """A common question (retrieval intent faq/<key>): its answer, and the follow-ups as buttons."""
 
     def name(self) -> Text:
         return "action_answer_faq"
 
-    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        card = faq_card(tracker)
-        if card is None:
-            send(dispatcher, tracker, CONTENT.text("fallback"), exercise_buttons()[:3])
-            return []
-        send(dispatcher, tracker, faq_answer(card), followup_buttons(card))
-        return [SlotSet("topic", card.id)]
 
-
-class ActionAnswerFollowup(Reply):
-    """How much, how safe, at home: for the topic the message names, else the current topic."""
+class ActionAnswerFollowup(ContentAnswer):
+    """How much, how safe, at home: for the topic the message names, else the current topic.
+    With no topic yet, it asks which one."""
 
     def name(self) -> Text:
         return "action_answer_followup"
 
-    def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
+    def no_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List:
         intent = latest_intent(tracker)
-        facet_name, _ = CONTENT.followups[intent]
-        topic = self._topic(tracker)
-        if topic is None:
-            send(dispatcher, tracker, CONTENT.text("ask_topic"), self._topic_choices(intent))
-            return []
-        answer = followup_answer(topic, facet_name)
-        if followup_facet(topic, facet_name) is None:
-            # An information topic: the general exercise guidance answered.
-            send(dispatcher, tracker, answer, exercise_buttons())
-            return [SlotSet("topic", CONTENT.overview.id)]
-        send(dispatcher, tracker, answer, self._other_followups(topic, intent))
-        return [SlotSet("topic", topic.id)]
-
-    @staticmethod
-    def _topic(tracker: Tracker) -> Optional[Topic]:
-        named = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
-        if named:
-            return named[0]
-        return CONTENT.topic(tracker.get_slot("topic"))
-
-    @staticmethod
-    def _topic_choices(intent: str) -> List[Dict[str, str]]:
-        """Buttons that ask the same follow-up about a chosen exercise type."""
-        return [
-            {"title": t.title, "payload": payload(intent, exercise=t.id)} for t in CONTENT.topics_of_kind(EXERCISE)
-        ]
-
-    @staticmethod
-    def _other_followups(topic: Topic, asked: str) -> List[Dict[str, str]]:
-        return [b for b in followup_buttons(topic) if not b["payload"].startswith(f"/{asked}")]
+        choices = [{"title": t.title, "payload": payload(intent, exercise=t.id)} for t in CONTENT.topics_of_kind(EXERCISE)]
+        send(dispatcher, tracker, CONTENT.text("ask_topic"), choices)
+        return []

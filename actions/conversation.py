@@ -6,9 +6,9 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-import settings
 from actions.replies import (
     CONTENT,
+    suggestion_button,
     Reply,
     exercise_buttons,
     followup_buttons,
@@ -19,6 +19,9 @@ from actions.replies import (
 )
 
 FALLBACK_INTENT = "nlu_fallback"
+# What the NLU's input guard found (parse data `input_guard`), and the answer that says so.
+INPUT_GUARD_KEY = "input_guard"
+GUARD_ANSWERS = {"empty": "empty_message", "long": "long_message"}
 # How many topics a fallback offers as buttons.
 FALLBACK_CHOICES = 3
 
@@ -57,12 +60,10 @@ class ActionFallback(Reply):
         return "action_fallback"
 
     def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        # The user event keeps the whole message; the parse data holds the NLU's shortened copy.
-        text = next((e.get("text") or "" for e in reversed(tracker.events) if e.get("event") == "user"), "")
-        if not text.strip():
-            key = "empty_message"
-        elif len(text) > int(settings.get("MAX_MESSAGE_CHARS")):
-            key = "long_message"
+        # The NLU's input guard says when a message was empty or had to be cut (nlp/components.py).
+        guard = tracker.latest_message.get(INPUT_GUARD_KEY)
+        if guard in GUARD_ANSWERS:
+            key = GUARD_ANSWERS[guard]
         elif self._fallbacks_in_a_row(tracker) >= 2:
             key = "fallback_repeated"
         else:
@@ -83,12 +84,14 @@ class ActionFallback(Reply):
 
     @staticmethod
     def _closest_topics(tracker: Tracker) -> List[Dict[str, str]]:
-        """Topics of the intents ranked highest for the message, else the exercise types."""
-        buttons = []
+        """"Did you mean...?": the closest content that retrieval found (nlp/retrieval.py), else
+        the topics of the intents ranked highest, else the exercise types."""
+        matches = (tracker.latest_message.get("retrieval") or {}).get("matches") or []
+        buttons = [b for b in (suggestion_button(m) for m in matches[:FALLBACK_CHOICES]) if b]
         for ranked in tracker.latest_message.get("intent_ranking") or []:
-            topic = CONTENT.topic_for_intent(ranked.get("name"))
-            if topic is not None:
-                buttons.append(topic_button(topic))
-            if len(buttons) == FALLBACK_CHOICES:
+            if len(buttons) >= FALLBACK_CHOICES:
                 break
+            topic = CONTENT.topic_for_intent(ranked.get("name"))
+            if topic is not None and not any(b["title"].startswith(topic.title) for b in buttons):
+                buttons.append(topic_button(topic))
         return buttons or exercise_buttons()[:FALLBACK_CHOICES]

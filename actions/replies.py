@@ -14,11 +14,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import content
 import settings
-from content import EXERCISE, SYMPTOM, Facet, Topic
+from content import EXERCISE, FAQ, SYMPTOM, Facet, Topic
 
 CONTENT = content.load()
 
 Button = Dict[str, str]
+# The button label of each facet a follow-up asks for ("How much?"), and of how to start.
+FACET_LABELS = {facet: label for facet, label in CONTENT.followups.values()}
+FACET_LABELS["how_to_start"] = CONTENT.text("how_to_start_button")
 # Set while the safety check ("Is this happening to you now?") waits for its answer.
 SAFETY_CHECK_SLOT = "safety_check"
 
@@ -51,6 +54,26 @@ def followup_buttons(topic: Topic) -> List[Button]:
     """Buttons for the three follow-up questions, carrying the topic so they work statelessly."""
     entities = {topic.kind: topic.id} if topic.kind in (EXERCISE, SYMPTOM) else {}
     return [{"title": label, "payload": payload(intent, **entities)} for intent, (_, label) in CONTENT.followups.items()]
+
+
+def suggestion_button(match: Dict[str, Any]) -> Optional[Button]:
+    """A button for content that retrieval found: the topic, and the facet when it is not the
+    general answer ("Aquatic exercise: Is it safe?"). Its payload names both, so no NLU is needed."""
+    topic = CONTENT.topic(match.get("topic"))
+    if topic is None:
+        return None
+    facet = match.get("facet") or "general"
+    entities: Dict[str, str] = {}
+    if topic.kind in (EXERCISE, SYMPTOM):
+        entities[topic.kind] = topic.id
+    elif topic.kind == FAQ:
+        entities[FAQ] = topic.response_key
+    label = FACET_LABELS.get(facet)
+    if label:
+        entities["facet"] = facet
+    intent = FAQ if topic.kind == FAQ else topic.intent
+    title = f"{topic.title}: {label}" if label else topic.title
+    return {"title": title, "payload": payload(intent, **entities)}
 
 
 def exercise_buttons(**entities: str) -> List[Button]:

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from typing import Dict, Type
 
-from actions.answers import ActionAnswerExercise, ActionAnswerFollowup, ActionAnswerInfo, ActionAnswerSymptom
+from actions.answers import (
+    ActionAnswerExercise,
+    ActionAnswerFaq,
+    ActionAnswerFollowup,
+    ActionAnswerInfo,
+    ActionAnswerSymptom,
+)
 from actions.conversation import ActionFallback, ActionReferPhysician, ActionSmallTalk
 from actions.replies import CONTENT, Reply
-from content import EXERCISE, INFO, SYMPTOM
+from content import EXERCISE, FAQ, INFO, SYMPTOM
 from content.model import INTENT_RESPONSES
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -19,11 +25,14 @@ ANSWER_BY_KIND: Dict[str, Type[Reply]] = {
     EXERCISE: ActionAnswerExercise,
     SYMPTOM: ActionAnswerSymptom,
     INFO: ActionAnswerInfo,
+    FAQ: ActionAnswerFaq,
 }
 
 
 def answer_class(intent: str) -> Type[Reply]:
     """The action that answers this intent (the fallback for an intent nothing answers)."""
+    if intent == FAQ:
+        return ActionAnswerFaq
     topic = CONTENT.topic_for_intent(intent)
     if topic is not None:
         return ANSWER_BY_KIND[topic.kind]

@@ -28,7 +28,14 @@ YES, NO = "affirm", "deny"
 
 
 def safety_of(parse_data: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    return (parse_data or {}).get(SAFETY_KEY) or {}
+    """The safety decision of a message. A `/emergency{"red_flag": ...}` payload (a button, or
+    typed) carries no decision: its red_flag entity names the category, never suspected."""
+    parse_data = parse_data or {}
+    found = parse_data.get(SAFETY_KEY)
+    if found:
+        return found
+    named = next((e.get("value") for e in parse_data.get("entities") or [] if e.get("entity") == "red_flag"), None)
+    return {"tier": "confirmed", "category": named} if named else {}
 
 
 def numbers() -> Dict[str, str]:

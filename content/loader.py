@@ -86,8 +86,17 @@ def load(content_dir: Optional[Path] = None) -> Content:
     topics = _load_topics(root / "topics", sources, evidence)
     responses, followups = _load_responses(root / "responses.yml", sources)
     safety = _load_safety(root / "safety.yml", sources, evidence)
+    for answer in safety.values():
+        card = topics.get(answer.common_question) if answer.common_question else None
+        if answer.common_question and (card is None or card.kind != FAQ):
+            raise ContentError(str(root / "safety.yml"), f"{answer.category}.common_question",
+                               f"'{answer.common_question}' is not a common question (topics/faq/)")
     medicines, medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
-    vocabulary = red_flag_vocabulary.load(root / "red_flags.yml", safety)
+    # $MEDICINE in red_flags.yml: every one-word medicine, and its plural ("took all my baclofen")
+    one_word = [name for name in medicines if " " not in name]
+    vocabulary = red_flag_vocabulary.load(
+        root / "red_flags.yml", safety, {"MEDICINE": one_word + [f"{name}s" for name in one_word]}
+    )
     return Content(
         sources=sources, topics=topics, responses=responses, followups=followups, safety=safety,
         medicines=medicines, medical_terms=medical_terms, evidence=evidence, red_flags=vocabulary,
@@ -438,6 +447,9 @@ def _load_safety(
         if category in CRISIS_CATEGORIES and "crisis_line" not in used:
             raise ContentError(str(path), f"{category}.text", "must show the {crisis_line}")
         _readable(text, path, f"{category}.text")
+        common_question = entry.get("common_question")
+        if common_question is not None and (tier != CAUTION or not isinstance(common_question, str)):
+            raise ContentError(str(path), f"{category}.common_question", "only a caution names the common question that says the same (its key)")
         answers[category] = SafetyAnswer(
             category=category,
             title=_text(entry.get("title"), path, f"{category}.title"),
@@ -445,6 +457,7 @@ def _load_safety(
             sources=_source_ids(entry.get("sources"), path, f"{category}.sources", sources),
             tier=tier,
             evidence=_evidence(entry.get("evidence"), text, path, category, evidence),
+            common_question=common_question,
         )
     return answers
 

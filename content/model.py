@@ -117,6 +117,9 @@ class SafetyAnswer:
     sources: Tuple[str, ...]
     tier: str = EMERGENCY
     evidence: str = ""
+    # a caution whose advice a common question also gives (its key): when the classifiers
+    # recognise that question, its answer is given instead of the caution
+    common_question: Optional[str] = None
 
 
 @dataclass
@@ -221,7 +224,8 @@ TEXT_RESPONSES = (
     "safety_check",
     "safety_yes",
     "safety_no",
+    "how_to_start_button",
 )
 # Texts shown as button labels: short enough for every channel.
-BUTTON_RESPONSES = ("safety_yes", "safety_no")
+BUTTON_RESPONSES = ("safety_yes", "safety_no", "how_to_start_button")
 REQUIRED_RESPONSES = INTENT_RESPONSES + TEXT_RESPONSES

@@ -70,8 +70,12 @@ def alternatives(spec: str) -> List[str]:
     return re.findall(r"/[^/]+/|[^|]+", spec)
 
 
-def load(path: Path, categories_with_answers: Collection[str]) -> Vocabulary:
-    """Read and check red_flags.yml; every rule's category must be in `categories_with_answers`."""
+def load(path: Path, categories_with_answers: Collection[str],
+         given_lists: Optional[Mapping[str, Iterable[str]]] = None) -> Vocabulary:
+    """Read and check red_flags.yml; every rule's category must be in `categories_with_answers`.
+
+    `given_lists` are word lists from elsewhere in the content module (the medicines of
+    medical_terms.yml as $MEDICINE), usable in phrases like the file's own lists."""
     where = str(path)
     if not path.is_file():
         raise ContentError(where, "(file)", "file is missing")
@@ -82,6 +86,10 @@ def load(path: Path, categories_with_answers: Collection[str]) -> Vocabulary:
     data = _mapping(data, where, "(file)")
 
     lists = {name: _words(words, where, f"lists.{name}") for name, words in _mapping(data.get("lists"), where, "lists").items()}
+    for name, words in (given_lists or {}).items():
+        if name in lists:
+            raise ContentError(where, f"lists.{name}", "is given by the content module; choose another name")
+        lists[name] = tuple(words)
     for name in READING_LISTS:
         if name not in lists:
             raise ContentError(where, f"lists.{name}", "missing list (the reading of every message needs it)")

@@ -12,25 +12,30 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME as RESPONSE_SELECTOR_KEY
 from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.selectors.response_selector import ResponseSelector
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
 import content
 from content.model import MEDICAL, MEDICINE
-from content.model import CAUTION, EMERGENCY
+from content.model import CAUTION, EMERGENCY, FAQ
 from nlp import encoder
 from nlp.pipeline import FACET_LABEL
 from nlp.red_flags import RedFlag, RedFlagDetector
-from nlp.safety import EMERGENCY_INTENT, RULES, SUSPECTED, Policy, decide
+from nlp.retrieval import Retriever, question_cards, topic_kind_intent
+from nlp.retrieval import cards as retrieval_cards
+from nlp.safety import CAUTION as CAUTION_TIER
+from nlp.safety import EMERGENCY_INTENT, RULES, SUSPECTED, Decision, Policy, decide
 from nlp.safety_net import BENIGN, SafetyNet, read_corpus
 
 # The entity labels the content vocabulary produces: content topic kinds, and the facet a message
@@ -40,7 +45,8 @@ CONTENT_LABELS = ("exercise", "symptom", FACET_LABEL)
 # diagnosis), which are a feature for the intent classifier but never an entity.
 FEATURE_LABELS = CONTENT_LABELS + (MEDICAL,)
 # Set by InputGuard on a message that is empty or was cut ("empty", "long"), and by
-# UnknownWordsGuard on one with no word the model knows ("unknown").
+# UnknownWordsGuard on one with no word the model knows ("unknown"); in the parse data, so that
+# the fallback's answer says why (actions/conversation.py) without deciding again.
 GUARD_KEY = "input_guard"
 # Set by InputGuard on a cut message: (offset, text) of what was cut off, for the red-flag check
 # only: starting a little before the cut, so that a phrase across it is whole, up to RED_FLAG_CHARS.
@@ -119,9 +125,9 @@ class InputGuard(GraphComponent):
                 cleaned = self.clean(original)
                 message.set(TEXT, cleaned)
                 if not cleaned.strip():
-                    message.set(GUARD_KEY, "empty")
+                    message.set(GUARD_KEY, "empty", add_to_output=True)
                 elif len(original) > self._max:
-                    message.set(GUARD_KEY, "long")
+                    message.set(GUARD_KEY, "long", add_to_output=True)
                     start = max(0, self._max - CUT_OVERLAP)
                     message.set(REST_KEY, (start, CONTROL_CHARACTERS.sub(" ", original[start:RED_FLAG_CHARS])))
         return messages
@@ -249,7 +255,7 @@ class UnknownWordsGuard(GraphComponent):
                 continue
             if content_spans(message):
                 continue  # a content term the training examples happen not to use
-            message.set(GUARD_KEY, "unknown")
+            message.set(GUARD_KEY, "unknown", add_to_output=True)
         return messages
 
 
@@ -393,6 +399,127 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
         return messages
 
 
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class CommonQuestionSelector(ResponseSelector):
+    """Rasa's ResponseSelector for the common questions (retrieval intent faq/<key>), with two
+    differences.
+
+    - It runs only on a message for which DIET ranks `faq` among its first `consider_ranks`
+      intents: it costs as much as DIET itself (about 3.7 ms a message), and for the other
+      messages its answer is never read.
+    - The answers are the content module's cards (content/topics/faq/), which action_answer_faq
+      reads, not responses in the domain; so every card's key counts as having a response.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**ResponseSelector.get_default_config(), "consider_ranks": 2}
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        ranks = int(self.component_config["consider_ranks"])
+        asked = [m for m in messages
+                 if any(r.get("name") == FAQ for r in (m.get(INTENT_RANKING_KEY) or [])[:ranks])]
+        if asked:
+            if not self.responses:
+                # utter_faq/<key>, as Rasa names a retrieval intent's responses
+                self.responses = {f"utter_{card.intent}": [{TEXT: card.title}]
+                                  for card in content.load().topics_of_kind(FAQ)}
+            super().process(asked)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class ContentRetriever(GraphComponent):
+    """When no intent is confident: the content closest to the message (nlp/retrieval.py).
+
+    Runs after the FallbackClassifier, on messages it sent to `nlu_fallback`. Compares the
+    message's sentence embedding with a card for every facet of every topic and every common
+    question (embedded when the model is trained). The best three go into the parse data
+    (`retrieval`: topic, facet and score of each), so the fallback can offer them ("Did you
+    mean...?") and staff see the scores. When the best is at least `threshold`, it answers: the
+    intent becomes that topic's (`faq` for a common question) and `retrieval.answered` is true, so
+    the answer actions give that facet of that topic and set it as the topic for follow-ups. The
+    safety decision, after this component, still overrides it.
+    """
+
+    KEY = "retrieval"
+    FILE = "retrieval.json"
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP, SentenceEmbeddingFeaturizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"threshold": 0.65, "suggestions": 3}
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        retriever: Optional[Retriever] = None,
+    ) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._retriever = retriever
+        self._content = content.load()
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ContentRetriever":
+        return cls({**cls.get_default_config(), **config}, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "ContentRetriever":
+        retriever = Retriever.from_json(read_json(model_storage, resource, cls.FILE))
+        return cls({**cls.get_default_config(), **config}, model_storage, resource, retriever)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """The cards of the content as it is now and of the training examples, embedded."""
+        examples = []
+        for example in training_data.intent_examples:
+            intent = example.get(INTENT_RESPONSE_KEY) or example.get(INTENT)
+            named = [topic for topic, _, _ in content_spans(example)]
+            examples.append((example.get(TEXT), intent, named))
+        cards = retrieval_cards(self._content) + question_cards(self._content, examples)
+        retriever = Retriever(cards, encoder.get().encode([card.text for card in cards]))
+        return write_json(self._model_storage, self._resource, self.FILE, retriever.to_json())
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            embedding = message.get(EMBEDDING_KEY)
+            intent = (message.get(INTENT) or {}).get("name")
+            if intent != DEFAULT_NLU_FALLBACK_INTENT_NAME or message.get(GUARD_KEY) or embedding is None:
+                continue
+            if self._retriever is None:
+                continue
+            matches = [m for m in self._retriever.search(embedding, int(self._config["suggestions"]))
+                       if m.topic in self._content.topics]
+            answered = bool(matches) and matches[0].score >= float(self._config["threshold"])
+            message.set(self.KEY, {"matches": [m.as_dict() for m in matches], "answered": answered}, add_to_output=True)
+            if answered:
+                _, topic_intent = topic_kind_intent(self._content, matches[0].topic)
+                decided = {"name": topic_intent, "confidence": round(matches[0].score, 4)}
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != topic_intent]
+                message.set(INTENT, decided, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [decided] + ranking, add_to_output=True)
+        return messages
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True, model_from="SpacyNLP"
 )
@@ -434,7 +561,7 @@ class RedFlagClassifier(GraphComponent):
             "crisis_categories": ["suicide", "overdose"],
             "suspect_threshold": 0.5,
             "crisis_threshold": 0.3,
-            "regularisation": 4.0,
+            "regularisation": 16.0,
             # below this, "No" to the safety check gets the fallback (as the FallbackClassifier's)
             "fallback_threshold": 0.5,
         }
@@ -483,28 +610,44 @@ class RedFlagClassifier(GraphComponent):
         net = SafetyNet.from_json(read_json(model_storage, resource, cls.FILE))
         return cls({**cls.get_default_config(), **config}, model_storage, resource, net)
 
-    def train(self, training_data: TrainingData) -> Resource:
+    def train(self, training_data: TrainingData, model: SpacyModel) -> Resource:
         """The safety net, from the corpus and, as benign messages, the NLU training examples."""
         corpus = read_corpus(settings.ROOT / self._config["corpus"])
-        benign = [e for e in training_data.intent_examples if e.get(INTENT) != self.INTENT and e.get(TEXT)]
-        texts = list(corpus.texts) + [e.get(TEXT) for e in benign]
+        benign = [e.get(TEXT) for e in training_data.intent_examples if e.get(INTENT) != self.INTENT and e.get(TEXT)]
+        texts = list(corpus.texts) + benign
         labels = list(corpus.labels) + [BENIGN] * len(benign)
-        embeddings = encoder.get().encode(texts)
-        net = SafetyNet.train(embeddings, labels, float(self._config["regularisation"]))
+        detector = self._detector_for(model)
+        concepts = sorted(self._content.red_flags.concepts)
+        blank = SafetyNet([], np.zeros((0, 0)), np.zeros(0), concepts)
+        readings = [detector.read(doc) for doc in model.model.pipe(text.lower() for text in texts)]
+        features = np.stack([
+            blank.features(embedding, reading.live, reading.cancelled)
+            for embedding, reading in zip(encoder.get().encode(texts), readings)
+        ])
+        net = SafetyNet.train(features, labels, concepts, float(self._config["regularisation"]))
         return write_json(self._model_storage, self._resource, self.FILE, net.to_json())
 
-    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+    def _detector_for(self, model: SpacyModel) -> RedFlagDetector:
         if self._detector is None:
             self._detector = RedFlagDetector(model.model.vocab, self._content.red_flags)
+        return self._detector
+
+    def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:
+        detector = self._detector_for(model)
         for message in messages:
             doc = message.get(SPACY_DOCS[TEXT])
-            flag = self._detector.detect(doc) if doc is not None else None
+            reading = detector.read(doc) if doc is not None else None
+            flag = reading.flag if reading else None
             if flag is None and message.get(REST_KEY):
                 flag = self._detect_in_rest(message.get(REST_KEY), model)
             embedding = message.get(EMBEDDING_KEY)
-            scores = self._net.probabilities(embedding) if self._net is not None and embedding is not None else {}
+            scores = {}
+            if self._net is not None and embedding is not None and reading is not None:
+                scores = self._net.probabilities(embedding, reading.live, reading.cancelled)
             intent = (message.get(INTENT) or {}).get("name")
             decision = decide(flag, scores, intent, self._policy)
+            if decision is not None and decision.tier == CAUTION_TIER and self._asks_same_question(message, decision):
+                decision = None  # the common question gives the same advice, and answers the question
             if decision is None:
                 if message.get(GUARD_KEY):
                     self._decide(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
@@ -529,6 +672,14 @@ class RedFlagClassifier(GraphComponent):
                 others = [e for e in message.get(ENTITIES, []) if e["end"] <= decision.start or e["start"] >= decision.end]
                 message.set(ENTITIES, others + [entity], add_to_output=True)
         return messages
+
+    def _asks_same_question(self, message: Message, decision: Decision) -> bool:
+        """The classifiers recognised the common question that gives this caution's advice."""
+        answer = self._content.safety.get(decision.category)
+        if answer is None or not answer.common_question or (message.get(INTENT) or {}).get("name") != FAQ:
+            return False
+        selected = ((message.get(RESPONSE_SELECTOR_KEY) or {}).get(FAQ) or {}).get("response") or {}
+        return selected.get("intent_response_key") == f"{FAQ}/{answer.common_question}"
 
     def _otherwise(self, message: Message) -> Dict[Text, Any]:
         """The intent the message would have had without the emergency: the classifiers' best

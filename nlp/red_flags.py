@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -54,6 +54,16 @@ class RedFlag:
     end: int
     text: str  # the evidence text
     rule: str = ""  # the name of the rule that fired
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the rules read in a message."""
+
+    flag: Optional[RedFlag]
+    rule: Optional[Rule]
+    live: FrozenSet[str]  # concept labels found and not cancelled
+    cancelled: FrozenSet[str]  # concept labels found, but masked, negated or cancelled by context
 
 
 class Mention(NamedTuple):
@@ -163,27 +173,41 @@ class RedFlagDetector:
         return self._vocabulary
 
     def detect(self, doc: Doc) -> Optional[RedFlag]:
-        found = self.explain(doc)
-        return found[1] if found else None
+        return self.read(doc).flag
 
     def explain(self, doc: Doc) -> Optional[Tuple[Rule, RedFlag]]:
         """The rule that fired and its red flag, or None."""
+        reading = self.read(doc)
+        return (reading.rule, reading.flag) if reading.flag else None
+
+    def read(self, doc: Doc) -> Reading:
+        """The red flag of the first rule that fires (if any), and the concepts the message names:
+        those that are live and those that context cancelled (the safety net's features)."""
         clauses, segments = split(doc, self._clause_words)
+        mentions = self.mentions(doc)
+        live = self.live_concepts(doc, clauses, segments, mentions)
         concepts: Dict[str, List[Mention]] = {}
-        for mention in self.live_concepts(doc, clauses, segments):
+        for mention in live:
             concepts.setdefault(mention.label, []).append(mention)
+        named = frozenset(m.label for m in mentions if m.label in self._vocabulary.concepts)
+        live_labels = frozenset(concepts)
         for candidate in self._vocabulary.rules:
             evidence = find_evidence(candidate, concepts, clauses)
             if evidence:
                 span = doc[min(m.start for m in evidence):max(m.end for m in evidence)]
-                return candidate, RedFlag(candidate.category, span.start_char, span.end_char, span.text, candidate.name)
-        return None
+                flag = RedFlag(candidate.category, span.start_char, span.end_char, span.text, candidate.name)
+                return Reading(flag, candidate, live_labels, named - live_labels)
+        return Reading(None, None, live_labels, named - live_labels)
 
-    def live_concepts(self, doc: Doc, clauses: Sequence[int], segments: Sequence[int]) -> List[Mention]:
+    def mentions(self, doc: Doc) -> List[Mention]:
+        return sorted({Mention(self._strings[key], start, end) for key, start, end in self._matcher(doc)},
+                      key=lambda m: (m.start, m.end, m.label))
+
+    def live_concepts(self, doc: Doc, clauses: Sequence[int], segments: Sequence[int],
+                      mentions: Optional[List[Mention]] = None) -> List[Mention]:
         """The concepts that no mask, override, negation or context cue removes."""
         vocabulary = self._vocabulary
-        mentions = sorted({Mention(self._strings[key], start, end) for key, start, end in self._matcher(doc)},
-                          key=lambda m: (m.start, m.end, m.label))
+        mentions = self.mentions(doc) if mentions is None else mentions
         masks = [m for m in mentions if m.label in vocabulary.masks]
         cues = [m for m in mentions if m.label in vocabulary.cues]
         concepts = [m for m in mentions if m.label in vocabulary.concepts and not masked(m, masks)]

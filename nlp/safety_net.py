@@ -1,11 +1,14 @@
 """The learned safety net: which safety category a message is closest to, from its sentence embedding.
 
-A multinomial logistic regression (scikit-learn) over the sentence embeddings of a large, varied
-corpus: red-flag and caution messages by category (data/safety/red_flags.yml) and messages that
-are not an emergency (data/safety/benign.yml, plus the NLU training examples). It is not a list
-of phrases: it generalises to wordings nobody wrote, because similar meanings have similar
-embeddings. Deciding what to do with its scores is the job of the pipeline's last component
-(nlp.components.RedFlagClassifier); this module only trains and scores.
+A multinomial logistic regression (scikit-learn) trained on a large, varied corpus: red-flag and
+caution messages by category (data/safety/red_flags.yml) and messages that are not an emergency
+(data/safety/benign.yml, plus the NLU training examples). It is not a list of phrases: its main
+input is the message's sentence embedding, so it generalises to wordings nobody wrote, because
+similar meanings have similar embeddings. Embeddings read "no chest pain" much like "chest pain",
+so its other input is what the red-flag rules read: which of their concepts the message names,
+live or cancelled by context (negation, past, hypothetical ...). Deciding what to do with its
+scores is the job of the pipeline's last component (nlp.components.RedFlagClassifier); this
+module only trains and scores.
 """
 from __future__ import annotations
 
@@ -49,36 +52,49 @@ def read_corpus(directory: Path) -> Corpus:
 class SafetyNet:
     """P(category | message) over the corpus's categories and `benign`."""
 
-    def __init__(self, classes: Sequence[str], weights: np.ndarray, bias: np.ndarray) -> None:
+    def __init__(self, classes: Sequence[str], weights: np.ndarray, bias: np.ndarray,
+                 concepts: Sequence[str]) -> None:
         self.classes = tuple(classes)
+        self.concepts = tuple(concepts)
+        self._index = {label: i for i, label in enumerate(self.concepts)}
         self._weights = np.asarray(weights, dtype=np.float32)
         self._bias = np.asarray(bias, dtype=np.float32)
 
+    def features(self, embedding: np.ndarray, live: Iterable[str], cancelled: Iterable[str]) -> np.ndarray:
+        """The embedding, then one column per concept named live, then one per concept cancelled."""
+        concepts = np.zeros(2 * len(self.concepts), dtype=np.float32)
+        for offset, labels in ((0, live), (len(self.concepts), cancelled)):
+            for label in labels:
+                if label in self._index:
+                    concepts[offset + self._index[label]] = 1.0
+        return np.concatenate([np.asarray(embedding, dtype=np.float32).ravel(), concepts])
+
     @classmethod
-    def train(cls, embeddings: np.ndarray, labels: Sequence[str], regularisation: float = 4.0,
-              seed: int = 42) -> "SafetyNet":
+    def train(cls, features: np.ndarray, labels: Sequence[str], concepts: Sequence[str],
+              regularisation: float = 16.0, seed: int = 42) -> "SafetyNet":
         from sklearn.linear_model import LogisticRegression
 
-        model = LogisticRegression(C=regularisation, class_weight="balanced", max_iter=2000, random_state=seed)
-        model.fit(embeddings, list(labels))
-        return cls(list(model.classes_), model.coef_, model.intercept_)
+        model = LogisticRegression(C=regularisation, max_iter=4000, random_state=seed)
+        model.fit(features, list(labels))
+        return cls(list(model.classes_), model.coef_, model.intercept_, concepts)
 
-    def scores(self, embeddings: np.ndarray) -> np.ndarray:
-        """One row of class probabilities per embedding (columns in the order of `classes`)."""
-        logits = np.atleast_2d(embeddings) @ self._weights.T + self._bias
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """One row of class probabilities per row of features (columns in the order of `classes`)."""
+        logits = np.atleast_2d(features) @ self._weights.T + self._bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def probabilities(self, embedding: np.ndarray) -> Dict[str, float]:
-        return dict(zip(self.classes, self.scores(embedding)[0].tolist()))
+    def probabilities(self, embedding: np.ndarray, live: Iterable[str] = (), cancelled: Iterable[str] = ()) -> Dict[str, float]:
+        return dict(zip(self.classes, self.scores(self.features(embedding, live, cancelled))[0].tolist()))
 
     def to_json(self) -> Dict[str, Any]:
-        return {"classes": list(self.classes), "weights": self._weights.tolist(), "bias": self._bias.tolist()}
+        return {"classes": list(self.classes), "concepts": list(self.concepts),
+                "weights": self._weights.tolist(), "bias": self._bias.tolist()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SafetyNet":
-        return cls(data["classes"], np.array(data["weights"]), np.array(data["bias"]))
+        return cls(data["classes"], np.array(data["weights"]), np.array(data["bias"]), data["concepts"])
 
 
 def strongest(probabilities: Mapping[str, float], categories: Iterable[str]) -> Tuple[str, float]:

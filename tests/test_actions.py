@@ -11,8 +11,9 @@ from actions.answers import (
     ActionAnswerInfo,
     ActionAnswerSymptom,
 )
-from actions.conversation import ActionEmergency, ActionFallback, ActionReferPhysician, ActionSmallTalk
-from conftest import bot_event, button_payloads, button_titles, make_tracker, run_action, texts, user_event
+from actions.conversation import ActionFallback, ActionReferPhysician, ActionSmallTalk
+from actions.safety import ActionEmergency
+from conftest import bot_event, button_payloads, button_titles, make_tracker, run_action, slot, texts, user_event
 
 DISCLAIMER_WORDS = "not medical advice"
 EARLIER_TURN = [user_event("hello", "greet"), bot_event("Hello!")]
@@ -53,7 +54,7 @@ def test_exercise_answer_comes_from_the_content_and_sets_the_topic(content_data,
     assert topic.facets["summary"].text in answer
     assert topic.facets["benefits"].text in answer
     assert "Sources:" in answer
-    assert events == [SlotSet("topic", topic_id)]
+    assert slot(events, "topic") == topic_id
     # ends with the follow-up questions as buttons, which carry the topic
     assert button_titles(messages) == ["How much?", "Is it safe?", "At home?"]
     assert all(f'"exercise": "{topic_id}"' in p for p in button_payloads(messages))
@@ -63,7 +64,7 @@ def test_an_exercise_entity_decides_the_topic_over_the_intent(content_data):
     tracker = make_tracker("what about horse riding", "ask_aquatic_exercise", {"exercise": "hippotherapy"})
     messages, events = run_action(ActionAnswerExercise(), tracker)
     assert content_data.topics["hippotherapy"].facets["summary"].text in texts(messages)
-    assert events == [SlotSet("topic", "hippotherapy")]
+    assert slot(events, "topic") == "hippotherapy"
 
 
 def test_symptom_answer_lists_the_recommended_exercises_as_buttons(content_data):
@@ -76,7 +77,7 @@ def test_symptom_answer_lists_the_recommended_exercises_as_buttons(content_data)
     assert button_titles(messages)[: len(recommended)] == recommended
     # a recommended exercise button asks about that exercise for this symptom
     assert '"symptom": "fatigue"' in button_payloads(messages)[0]
-    assert events == [SlotSet("topic", "fatigue")]
+    assert slot(events, "topic") == "fatigue"
 
 
 def test_swimming_for_fatigue_answers_that_pair(content_data):
@@ -88,7 +89,7 @@ def test_swimming_for_fatigue_answers_that_pair(content_data):
     assert why in texts(messages)
     assert "aquatic exercise" in texts(messages)
     # follow-ups then refer to the exercise
-    assert events == [SlotSet("topic", "aquatic")]
+    assert slot(events, "topic") == "aquatic"
 
 
 def test_the_same_pair_is_answered_when_the_classifier_picked_the_exercise(content_data):
@@ -119,7 +120,7 @@ def test_follow_up_uses_the_current_topic(content_data, intent, facet):
     tracker = make_tracker("and that?", intent, slots={"topic": "aquatic"}, history=EARLIER_TURN)
     messages, events = run_action(ActionAnswerFollowup(), tracker)
     assert content_data.topics["aquatic"].facets[facet].text in texts(messages)
-    assert events == [SlotSet("topic", "aquatic")]
+    assert slot(events, "topic") == "aquatic"
     # the other two follow-ups are offered next
     assert len(button_titles(messages)) == 2
 
@@ -128,7 +129,7 @@ def test_follow_up_naming_a_topic_answers_for_that_topic(content_data):
     tracker = make_tracker("is yoga safe?", "ask_exercise_safety", {"exercise": "flexibility"}, slots={"topic": "aquatic"})
     messages, events = run_action(ActionAnswerFollowup(), tracker)
     assert content_data.topics["flexibility"].facets["precautions"].text in texts(messages)
-    assert events == [SlotSet("topic", "flexibility")]
+    assert slot(events, "topic") == "flexibility"
 
 
 def test_follow_up_on_a_symptom_topic(content_data):
@@ -152,7 +153,7 @@ def test_follow_up_on_an_information_topic_without_that_facet_gives_the_general_
     messages, events = run_action(ActionAnswerFollowup(), tracker)
     assert content_data.text("general_followup") in texts(messages)
     assert content_data.overview.facets["how_much"].text in texts(messages)
-    assert events == [SlotSet("topic", "overview")]
+    assert slot(events, "topic") == "overview"
 
 
 @pytest.mark.parametrize("intent", ["ask_physiotherapy", "ask_ms", "ask_exercise_overview", "ask_find_physiotherapist"])
@@ -160,7 +161,7 @@ def test_information_answers(content_data, intent):
     topic = content_data.topic_for_intent(intent)
     messages, events = run_action(ActionAnswerInfo(), make_tracker("question", intent))
     assert topic.facets["summary"].text in texts(messages)
-    assert events == [SlotSet("topic", topic.id)]
+    assert slot(events, "topic") == topic.id
     assert button_titles(messages)
 
 
@@ -306,13 +307,13 @@ def test_a_common_question_is_answered_from_its_card_with_follow_up_buttons(cont
     assert card.facets["summary"].text in texts(messages)
     assert "Sources: [Davis et al. 2010](" in texts(messages)
     assert button_titles(messages) == ["How much?", "Is it safe?", "At home?"]
-    assert events == [SlotSet("topic", "hot_yoga_sauna")]
+    assert slot(events, "topic") == "hot_yoga_sauna"
 
 
 def test_a_common_question_given_as_an_intent_is_answered_too(content_data):
     messages, events = run_action(ActionAnswerFaq(), make_tracker("/faq/pilates", "faq/pilates"))
     assert content_data.topic_for_intent("faq/pilates").facets["summary"].text in texts(messages)
-    assert events == [SlotSet("topic", "pilates")]
+    assert slot(events, "topic") == "pilates"
 
 
 def test_the_relapse_question_tells_what_to_do(content_data):
@@ -326,7 +327,7 @@ def test_a_follow_up_after_a_common_question_uses_the_card_then_its_topic(conten
     tracker = make_tracker("is it safe?", "ask_exercise_safety", slots={"topic": "hot_yoga_sauna"}, history=EARLIER_TURN)
     messages, events = run_action(ActionAnswerFollowup(), tracker)
     assert card.facets["precautions"].text in texts(messages)
-    assert events == [SlotSet("topic", "hot_yoga_sauna")]
+    assert slot(events, "topic") == "hot_yoga_sauna"
     # the card has no "how much": the related topic (heat sensitivity) answers
     tracker = make_tracker("how much?", "ask_exercise_amount", slots={"topic": "hot_yoga_sauna"}, history=EARLIER_TURN)
     messages, _ = run_action(ActionAnswerFollowup(), tracker)
@@ -361,3 +362,99 @@ def test_every_composed_answer_reads_at_grade_8_or_below():
     assert not too_hard
     # the measured text leaves out only the line of sources
     assert all("Sources:" not in a.reading_text for a in answers)
+
+
+# --- the topic and facet a message asks about (actions/answers.py: target) --------------------
+
+
+def with_facet(tracker, *facets):
+    tracker.latest_message["entities"] += [{"entity": "facet", "value": f} for f in facets]
+    return tracker
+
+
+def test_a_message_naming_a_topic_and_a_facet_gets_that_facet_whatever_the_intent(content_data):
+    tracker = with_facet(make_tracker("How much exercise with that kind of fatigue?", "symptom_fatigue",
+                                      {"symptom": "fatigue"}, history=EARLIER_TURN), "how_much")
+    messages, events = run_action(ActionAnswerSymptom(), tracker)
+    assert content_data.topics["fatigue"].facets["how_much"].text in texts(messages)
+    assert slot(events, "topic") == "fatigue" and slot(events, "answered") == "fatigue/how_much"
+
+
+def test_safety_comes_first_when_a_message_names_two_facets(content_data):
+    tracker = with_facet(make_tracker("is it safe to swim at home", "ask_aquatic_exercise", {"exercise": "aquatic"}),
+                         "at_home", "precautions")
+    messages, _ = run_action(ActionAnswerExercise(), tracker)
+    assert content_data.topics["aquatic"].facets["precautions"].text in texts(messages)
+
+
+def test_a_follow_up_after_the_overview_gives_the_general_amounts(content_data):
+    tracker = make_tracker("how much should I be doing each week?", "ask_exercise_amount",
+                           slots={"topic": "overview"}, history=EARLIER_TURN)
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.overview.facets["how_much"].text in texts(messages)
+    assert slot(events, "topic") == "overview"
+
+
+def test_a_follow_up_naming_a_new_topic_switches_to_it(content_data):
+    tracker = make_tracker("and for tai chi, how often?", "ask_exercise_amount", {"exercise": "balance_training"},
+                           slots={"topic": "aquatic"}, history=EARLIER_TURN)
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.topics["balance_training"].facets["how_much"].text in texts(messages)
+    assert slot(events, "topic") == "balance_training"
+
+
+def test_an_information_topic_answers_its_summary_whatever_facet_words_it_has(content_data):
+    tracker = with_facet(make_tracker("can a physio come to my house", "ask_find_physiotherapist"), "at_home")
+    messages, _ = run_action(ActionAnswerInfo(), tracker)
+    assert content_data.topic_for_intent("ask_find_physiotherapist").facets["summary"].text in texts(messages)
+
+
+def retrieval(tracker, topic, facet, score=0.7, answered=True):
+    tracker.latest_message["retrieval"] = {"answered": answered, "matches": [
+        {"topic": topic, "facet": facet, "score": score},
+        {"topic": "balance_training", "facet": "general", "score": score - 0.1},
+        {"topic": "pilates", "facet": "how_to_start", "score": score - 0.2},
+    ]}
+    return tracker
+
+
+def test_content_retrieval_answers_the_facet_it_found_and_sets_the_topic(content_data):
+    tracker = retrieval(make_tracker("I use a chair all day, what can I do", "ask_aquatic_exercise", history=EARLIER_TURN),
+                        "aquatic", "at_home")
+    messages, events = run_action(ActionAnswerExercise(), tracker)
+    assert content_data.topics["aquatic"].facets["at_home"].text in texts(messages)
+    assert slot(events, "topic") == "aquatic"
+
+
+def test_content_retrieval_can_answer_a_common_question(content_data):
+    tracker = retrieval(make_tracker("wheelchair user here, any exercise?", "faq", history=EARLIER_TURN),
+                        "severe_disability", "general")
+    messages, events = run_action(ActionAnswerFaq(), tracker)
+    assert content_data.topics["severe_disability"].facets["summary"].text in texts(messages)
+    assert slot(events, "topic") == "severe_disability"
+
+
+def test_below_the_threshold_the_fallback_offers_what_retrieval_found(content_data):
+    tracker = retrieval(make_tracker("hmm legs and water?", "nlu_fallback", history=EARLIER_TURN),
+                        "aquatic", "precautions", answered=False)
+    messages, _ = run_action(ActionFallback(), tracker)
+    assert texts(messages) == content_data.text("fallback")
+    assert button_titles(messages) == ["Aquatic exercise: Is it safe?", "Balance training", "Pilates: How to start"]
+    assert button_payloads(messages)[0] == '/ask_aquatic_exercise{"exercise": "aquatic", "facet": "precautions"}'
+    assert button_payloads(messages)[2] == '/faq{"faq": "pilates", "facet": "how_to_start"}'
+
+
+def test_a_suggestion_button_for_a_common_question_and_a_facet_is_answered(content_data):
+    tracker = with_facet(make_tracker('/faq{"faq": "pilates", "facet": "how_to_start"}', "faq"), "how_to_start")
+    tracker.latest_message["entities"].append({"entity": "faq", "value": "pilates"})
+    messages, events = run_action(ActionAnswerFaq(), tracker)
+    assert content_data.topics["pilates"].facets["how_to_start"].text in texts(messages)
+    assert slot(events, "answered") == "pilates/how_to_start"
+
+
+def test_the_fallback_says_why_when_the_message_was_empty_or_cut(content_data):
+    for guard, key in (("empty", "empty_message"), ("long", "long_message")):
+        tracker = make_tracker("", "nlu_fallback", history=EARLIER_TURN)
+        tracker.latest_message["input_guard"] = guard
+        messages, _ = run_action(ActionFallback(), tracker)
+        assert texts(messages) == content_data.text(key)
