@@ -12,71 +12,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conftest import ROOT, free_port, http
-
-EMERGENCY_NUMBER = "000-TEST-112"
-API_TOKEN = "e2e-test-token"
-START_TIMEOUT = 240
-
-
-class Assistant:
-    def __init__(self, rasa_url: str, tracker_db: Path) -> None:
-        self.url = rasa_url
-        self.tracker_db = tracker_db
-
-    def send(self, sender: str, message: Any) -> List[Dict[str, Any]]:
-        body = json.dumps({"sender": sender, "message": message}).encode()
-        status, data = http(f"{self.url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
-        assert status == 200, data
-        return json.loads(data)
-
-    def say(self, sender: str, message: Any) -> str:
-        return "\n".join(reply.get("text", "") for reply in self.send(sender, message))
-
-
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    """`make run`'s launcher on free ports, a fresh SQLite tracker store and a test token."""
-    work = tmp_path_factory.mktemp("e2e")
-    rasa_port, action_port = free_port(), free_port()
-    env = dict(
-        os.environ,
-        RASA_PORT=str(rasa_port),
-        WEB_PORT=str(free_port()),
-        ACTION_PORT=str(action_port),
-        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        TRACKER_DB=str(work / "tracker.db"),
-        RASA_LOG_DIR=str(work / "logs"),
-        RASA_API_TOKEN=API_TOKEN,
-        EMERGENCY_NUMBER=EMERGENCY_NUMBER,
-    )
-    log = open(work / "run.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{rasa_port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the assistant exited during start-up: {(work / 'run.log').read_text()[-3000:]}")
-            try:
-                if http(f"{url}/", timeout=2)[0] == 200 and http(f"http://127.0.0.1:{action_port}/health", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the assistant did not start in time")
-            time.sleep(1)
-        yield Assistant(url, work / "tracker.db")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
+from conftest import API_TOKEN, EMERGENCY_NUMBER, http
 
 def test_a_conversation_with_follow_ups_in_context(assistant, content_data):
     first = assistant.send("patient-1", "Hello")
