@@ -5,6 +5,7 @@ Actions hold no answer text: they pick texts from the content module and send th
 """
 from __future__ import annotations
 
+import abc
 import json
 from typing import Any, Dict, Iterable, List, Optional, Text
 
@@ -26,12 +27,18 @@ FACET_LABELS["how_to_start"] = CONTENT.text("how_to_start_button")
 SAFETY_CHECK_SLOT = "safety_check"
 
 
-class Reply(Action):
+class Reply(Action, metaclass=abc.ABCMeta):
     """An action that answers the user. A safety check left unanswered is closed by any other
-    answer, so that a later "yes" is not taken as its answer."""
+    answer, so that a later "yes" is not taken as its answer. Abstract (the action server
+    registers only the actions with a name)."""
 
+    @abc.abstractmethod
+    def name(self) -> Text:
+        """The action's name in the domain."""
+
+    @abc.abstractmethod
     def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
-        raise NotImplementedError
+        """Send the answer; return the events that record it."""
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         events = list(self.reply(dispatcher, tracker, domain))

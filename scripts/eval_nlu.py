@@ -2,7 +2,8 @@
 
     python scripts/eval_nlu.py [--model models/assistant.tar.gz] [--show-errors] [--development-only]
 
-Parses every message of the development set (tests/nlu_holdout.yml) and of the sealed set
+Parses every message of the development sets (tests/nlu_holdout.yml, and a former sealed batch)
+and of the sealed set
 (tests/sealed/nlu.yml) with the whole NLU pipeline, as the assistant does: the final intent,
 after the safety layer, the medicine referral and content retrieval. A common question counts
 as the intent `faq`, as Rasa's own evaluation counts it; which question it picked is reported
@@ -27,7 +28,7 @@ from typing import Any, Dict, List, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEVELOPMENT = ROOT / "tests" / "nlu_holdout.yml"
+DEVELOPMENT = [ROOT / "tests" / "nlu_holdout.yml", ROOT / "tests" / "nlu_former_sealed_1.yml"]
 SEALED = ROOT / "tests" / "sealed" / "nlu.yml"
 MIN_F1 = 0.97
 MAX_IN_SCOPE_FALLBACK = 0.03
@@ -119,7 +120,7 @@ def main() -> int:
     settings.load_env()
     data = content.load()
     in_scope = {t.intent.split("/", 1)[0] for t in data.topics.values()} | set(data.followups)
-    sets = {"development": examples(DEVELOPMENT)}
+    sets = {"development": [item for path in DEVELOPMENT for item in examples(path)]}
     if not args.development_only:
         sets["sealed"] = examples(SEALED)
     texts = sorted({text for items in sets.values() for text, _, _ in items})

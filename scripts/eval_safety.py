@@ -2,7 +2,7 @@
 
     python scripts/eval_safety.py [--model models/assistant.tar.gz] [--show-misses]
 
-Runs every message of the development sets (tests/safety/) and of the sealed set
+Runs every message of the development sets (tests/safety/, with a former sealed batch) and of the sealed set
 (tests/sealed/safety.yml) through the trained model's NLU, and reads the answer each would get
 from the safety decision in its parse data, as action_emergency does. Prints, per set, category
 and tier, and exits 1 when a target is missed:
@@ -29,8 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEVELOPMENT = [ROOT / "tests" / "safety" / "red_flags.yml", ROOT / "tests" / "safety" / "benign.yml",
-               ROOT / "tests" / "safety" / "caution.yml"]
+DEVELOPMENT = [ROOT / "tests" / "safety" / name
+               for name in ("red_flags.yml", "benign.yml", "caution.yml", "former_sealed_1.yml")]
 SEALED = [ROOT / "tests" / "sealed" / "safety.yml"]
 MIN_REACHED = 1.0  # emergency answer or safety check
 MIN_DIRECT = 0.97
@@ -57,10 +57,14 @@ def read(paths: Iterable[Path]) -> Dict[str, Dict[str, List[str]]]:
     return sets
 
 
-def outcome(parse: Dict[str, Any], crisis_line: str, answer_of) -> Tuple[str, str]:
-    """(what the message gets, the category) from its parse data."""
+def outcome(parse: Dict[str, Any], crisis_line: str, answer_of, same_advice: Dict[str, str]) -> Tuple[str, str]:
+    """(what the message gets, the category) from its parse data. A common question that gives
+    a caution's advice (content/safety.yml `common_question`) counts as that caution."""
     safety = parse.get("safety") or {}
     tier, category = safety.get("tier"), safety.get("category") or ""
+    selected = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get("intent_response_key")
+    if not tier and (parse.get("intent") or {}).get("name") == "faq" and selected in same_advice:
+        return CAUTION, same_advice[selected]
     if tier == "suspected":
         return CHECK, category
     if tier == "caution":
@@ -86,14 +90,14 @@ async def parse_all(model: Path, texts: List[str]) -> List[Dict[str, Any]]:
 
 
 def evaluate(name: str, sets: Dict[str, Dict[str, List[str]]], parses: Dict[str, Dict[str, Any]],
-             crisis_line: str, answer_of, show_misses: bool) -> List[str]:
+             crisis_line: str, answer_of, same_advice: Dict[str, str], show_misses: bool) -> List[str]:
     """Prints the tables of one set; returns the targets it missed."""
     failures: List[str] = []
     print(f"\n=== {name} ===")
     print(f"{'red flag':<14}{'n':>5}{'direct':>9}{'check':>8}{'missed':>8}{'crisis':>8}{'category':>10}")
     total = Counter()
     for category, texts in sets.get("red_flags", {}).items():
-        got = [outcome(parses[t], crisis_line, answer_of) for t in texts]
+        got = [outcome(parses[t], crisis_line, answer_of, same_advice) for t in texts]
         n = len(texts)
         direct = sum(g in (EMERGENCY, CRISIS) for g, _ in got)
         check = sum(g == CHECK for g, _ in got)
@@ -117,7 +121,7 @@ def evaluate(name: str, sets: Dict[str, Dict[str, List[str]]], parses: Dict[str,
             failures.append(f"{name}: {direct:.1%} of red flags got the emergency answer directly (target {MIN_DIRECT:.0%})")
     print(f"\n{'caution':<14}{'n':>5}{'caution':>9}{'right':>8}{'emerg.':>8}{'check':>8}{'nothing':>9}")
     for category, texts in sets.get("caution", {}).items():
-        got = [outcome(parses[t], crisis_line, answer_of) for t in texts]
+        got = [outcome(parses[t], crisis_line, answer_of, same_advice) for t in texts]
         n = len(texts)
         share = Counter(g for g, _ in got)
         right = sum(g == CAUTION and c == category for g, c in got)
@@ -130,7 +134,7 @@ def evaluate(name: str, sets: Dict[str, Dict[str, List[str]]], parses: Dict[str,
     print(f"\n{'benign':<14}{'n':>5}{'emerg.':>9}{'check':>8}{'caution':>9}")
     benign = Counter()
     for group, texts in sets.get("benign", {}).items():
-        got = [outcome(parses[t], crisis_line, answer_of) for t in texts]
+        got = [outcome(parses[t], crisis_line, answer_of, same_advice) for t in texts]
         n = len(texts)
         share = Counter(g for g, _ in got)
         emergency = share[EMERGENCY] + share[CRISIS]
@@ -168,9 +172,12 @@ def main() -> int:
     texts = sorted({t for sets in named.values() for groups in sets.values() for ts in groups.values() for t in ts})
     parses = dict(zip(texts, asyncio.run(parse_all(args.model, texts))))
     crisis_line = settings.get("CRISIS_LINE")
+    import content
+
+    same_advice = {f"faq/{a.common_question}": a.category for a in content.load().safety.values() if a.common_question}
     failures: List[str] = []
     for name, sets in named.items():
-        failures += evaluate(name, sets, parses, crisis_line, safety_answer, args.show_misses)
+        failures += evaluate(name, sets, parses, crisis_line, safety_answer, same_advice, args.show_misses)
     print()
     for failure in failures:
         print("MISSED:", failure)

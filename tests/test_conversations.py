@@ -1,6 +1,7 @@
 """Multi-turn conversations through the real assistant (REST): does every turn get the right answer?
 
-Each conversation of the development set (tests/conversations_dev.yml) and of the sealed set
+Each conversation of the development sets (tests/conversations_dev.yml, and a former sealed batch)
+and of the sealed set
 (tests/sealed/conversations.yml) is sent turn by turn, each in its own conversation. A turn is
 judged by what the assistant did, read from the tracker: the topic and facet of a content answer
 (slot `answered`), or the kind of answer (emergency, safety check, caution, referral, decline,
@@ -19,8 +20,8 @@ from conftest import ROOT
 
 MIN_RIGHT = 0.95
 SETS = {
-    "development": ROOT / "tests" / "conversations_dev.yml",
-    "sealed": ROOT / "tests" / "sealed" / "conversations.yml",
+    "development": [ROOT / "tests" / "conversations_dev.yml", ROOT / "tests" / "conversations_former_sealed_1.yml"],
+    "sealed": [ROOT / "tests" / "sealed" / "conversations.yml"],
 }
 ANSWERS = {"action_smalltalk": "smalltalk", "action_fallback": "fallback"}
 # What else a turn may get and still be right: a safety check is how a suspected emergency is
@@ -67,8 +68,8 @@ def right(turn: Dict[str, Any], got: Tuple[str, Optional[str]]) -> bool:
     return not turn.get("symptom") or symptom == turn["symptom"]
 
 
-def run_set(assistant, path: Path) -> Tuple[int, int, List[str]]:
-    conversations = yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
+def run_set(assistant, paths: List[Path]) -> Tuple[int, int, List[str]]:
+    conversations = [c for path in paths for c in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]]
     total = correct = 0
     wrong = []
     for conversation in conversations:
