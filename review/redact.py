@@ -13,43 +13,63 @@ addresses typed in lower case, US ZIP codes and city names, e-mail addresses spe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import List
+from typing import Iterable, Iterator, List, NamedTuple, Tuple
 
 import phonenumbers
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+# Every pattern is linear in the length of the text: bounded repetition where a match is short,
+# and no pattern that, started at many places, scans far ahead before it fails. The e-mail
+# address starts only where a run of its local part's characters starts (the lookbehind): the
+# pattern without it took minutes on "a" * 100_000, retrying from every "a".
+# tests/test_review_redact.py times a megabyte of each pattern's worst case.
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+MONTHS = (r"(?i:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
-DATE = re.compile(
-    r"\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTHS}\.?,?\s+\d{{4}}"
-    rf"|{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})\b",
-    re.IGNORECASE,
+ORDINAL = r"(?i:st|nd|rd|th)"
+# A lookahead on the first character lets the engine skip most places at once; the dates with a
+# month name are only looked for in a text that has a month name at all.
+NUMERIC_DATE = re.compile(r"(?=\d)\b(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2})\b")
+MONTH_NAME = re.compile(r"(?=[JFMASONDjfmasond])" + MONTHS)
+WORDED_DATE = re.compile(
+    rf"(?=[\dJFMASONDjfmasond])\b(?:\d{{1,2}}{ORDINAL}?\s{{1,3}}(?:(?i:of)\s{{1,3}})?{MONTHS}\.?,?\s{{1,3}}\d{{4}}"
+    rf"|{MONTHS}\.?\s{{1,3}}\d{{1,2}}{ORDINAL}?,?\s{{1,3}}\d{{4}})\b"
 )
 STREET_SUFFIX = (r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Boulevard|Blvd|Way|Court|Ct|Place|"
                  r"Close|Crescent|Terrace|Square|Gardens|Grove|Row|Hill)")
 ADDRESS = re.compile(
-    rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][a-z']+\s+){{1,3}}{STREET_SUFFIX}\b\.?"
-    r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b"
+    rf"(?=[\dA-Z])\b(?:\d{{1,5}}[A-Za-z]?,?\s{{1,3}}(?:[A-Z][a-z']{{1,30}}\s{{1,3}}){{1,3}}{STREET_SUFFIX}\b\.?"
+    r"|[A-Z][a-zäöüß]{1,30}(?:straße|strasse|weg|gasse|platz|allee)\s{1,3}\d{1,4}[a-z]?\b)"
 )
-POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")
+POSTCODE = re.compile(r"(?=[A-Z])\b[A-Z]{1,2}\d[A-Z\d]?\s{0,2}\d[A-Z]{2}\b")
 NAMES = [
-    re.compile(r"\b(?i:my name is|my name's|i am called|i'm called|call me|name:|regards,?|signed,?)\s+"
-               r"(?!(?i:on|at|back|when|if|later|tomorrow|now|please|about|in|the|a|an)\b)([A-Za-z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"),
-    re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"),
+    re.compile(r"(?=[MmIiCcNnRrSs])\b(?i:my name is|my name's|i am called|i'm called|call me|name:|regards,?|signed,?)\s{1,3}"
+               r"(?!(?i:on|at|back|when|if|later|tomorrow|now|please|about|in|the|a|an)\b)"
+               r"([A-Za-z][a-z'-]{1,40}(?:\s{1,3}[A-Z][a-z'-]{1,40})?)"),
+    re.compile(r"(?=[DMP])\b(?:Dr|Mr|Mrs|Ms|Miss|Prof)\.?\s{1,3}([A-Z][a-z'-]{1,40}(?:\s{1,3}[A-Z][a-z'-]{1,40})?)"),
 ]
-PHONE_FALLBACK = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{6,}\d(?!\w)")
+PHONE_FALLBACK = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]{6,40}\d(?!\w)")
 DIGIT_RUN = re.compile(r"(?<!\w)\d(?: ?\d){7,}(?!\w)")
+# What `phonenumbers` is asked about: runs of at least five digits with the punctuation of phone
+# numbers between them. Its matcher costs 20-120 microseconds per run, so a text gets at most
+# PHONE_LIBRARY_BUDGET runs checked; beyond that (only in texts made of thousands of numbers),
+# a run with PHONE_FALLBACK_DIGITS digits or more is taken for a phone number without asking.
+PHONE_CANDIDATE = re.compile(r"(?:[+\uff0b(\[]\s?)?\d(?:[\s()\[\].\-\u2010-\u2015\u2212/~\uff5e]{0,3}\d){4,}")
+PHONE_MAX_DIGITS = 20
+PHONE_FALLBACK_DIGITS = 9
+PHONE_LIBRARY_BUDGET = 1000
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One piece of personal data: its label and where it is in the text."""
 
     label: str
     start: int
     end: int
+
+
+# Where two findings overlap, the earlier wins, then the longer, then the one listed first here.
+LABELS = ("EMAIL", "DATE", "PHONE", "ADDRESS", "POSTCODE", "NAME", "ID")
+_RANK = {label: rank for rank, label in enumerate(LABELS)}
 
 
 class Redactor:
@@ -60,36 +80,62 @@ class Redactor:
 
     def findings(self, text: str) -> List[Finding]:
         """Every finding, overlaps resolved (the earlier and then the longer one wins)."""
-        found: List[Finding] = []
-        found += [Finding("EMAIL", m.start(), m.end()) for m in EMAIL.finditer(text)]
-        found += [Finding("DATE", m.start(), m.end()) for m in DATE.finditer(text)]
-        found += [
-            Finding("PHONE", m.start, m.end)
-            for m in phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID)
-        ]
-        found += [
-            Finding("PHONE", m.start(), m.end())
-            for m in PHONE_FALLBACK.finditer(text)
-            if sum(c.isdigit() for c in m.group()) >= 9
-        ]
-        found += [Finding("ADDRESS", m.start(), m.end()) for m in ADDRESS.finditer(text)]
-        found += [Finding("POSTCODE", m.start(), m.end()) for m in POSTCODE.finditer(text)]
+        # (start, -end, rank, label): plain tuples sort fast, and a text can have 100,000 findings
+        found: List[Tuple[int, int, int, str]] = []
+
+        def add(label: str, spans: Iterable[Tuple[int, int]]) -> None:
+            rank = _RANK[label]
+            found.extend((start, -end, rank, label) for start, end in spans)
+
+        add("EMAIL", (m.span() for m in EMAIL.finditer(text)))
+        add("DATE", (m.span() for m in NUMERIC_DATE.finditer(text)))
+        if MONTH_NAME.search(text):
+            add("DATE", (m.span() for m in WORDED_DATE.finditer(text)))
+        add("PHONE", self._phone_numbers(text))
+        add("PHONE", (m.span() for m in PHONE_FALLBACK.finditer(text)
+                      if sum(c.isdigit() for c in m.group()) >= PHONE_FALLBACK_DIGITS))
+        add("ADDRESS", (m.span() for m in ADDRESS.finditer(text)))
+        add("POSTCODE", (m.span() for m in POSTCODE.finditer(text)))
         # only the name itself: the cue ("my name is", "Dr") stays readable
-        found += [Finding("NAME", m.start(1), m.end(1)) for pattern in NAMES for m in pattern.finditer(text)]
-        found += [Finding("ID", m.start(), m.end()) for m in DIGIT_RUN.finditer(text)]
+        add("NAME", (m.span(1) for pattern in NAMES for m in pattern.finditer(text)))
+        add("ID", (m.span() for m in DIGIT_RUN.finditer(text)))
+        found.sort()
         chosen: List[Finding] = []
-        for finding in sorted(found, key=lambda f: (f.start, -(f.end - f.start))):
-            if not chosen or finding.start >= chosen[-1].end:
-                chosen.append(finding)
+        end = -1
+        for start, negative_end, _rank, label in found:
+            if start >= end:
+                end = -negative_end
+                chosen.append(Finding(label, start, end))
         return chosen
+
+    def _phone_numbers(self, text: str) -> Iterator[Tuple[int, int]]:
+        """Phone numbers `phonenumbers` recognises, asked run by run (with one character of
+        context on each side, which its matcher looks at)."""
+        budget = PHONE_LIBRARY_BUDGET
+        for run in PHONE_CANDIDATE.finditer(text):
+            # at most three characters between two digits: a longer run has too many digits
+            if run.end() - run.start() > 4 * PHONE_MAX_DIGITS:
+                continue
+            digits = sum(c.isdigit() for c in run.group())
+            if digits > PHONE_MAX_DIGITS:
+                continue
+            if budget <= 0:
+                if digits >= PHONE_FALLBACK_DIGITS:
+                    yield run.span()
+                continue
+            budget -= 1
+            start = max(0, run.start() - 1)
+            window = text[start:run.end() + 1]
+            for match in phonenumbers.PhoneNumberMatcher(window, self.region, leniency=phonenumbers.Leniency.VALID):
+                yield start + match.start, start + match.end
 
     def redact(self, text: str) -> str:
         """The text with every finding replaced by its label, e.g. "mail me at [EMAIL]"."""
         if not text:
             return text
         parts, position = [], 0
-        for finding in self.findings(text):
-            parts += [text[position:finding.start], f"[{finding.label}]"]
-            position = finding.end
+        for label, start, end in self.findings(text):
+            parts += [text[position:start], "[", label, "]"]
+            position = end
         parts.append(text[position:])
         return "".join(parts)
