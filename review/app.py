@@ -159,8 +159,12 @@ def _load_session(request: web.Request) -> Optional[auth.Session]:
     token = request.app[SIGNER].unsign(request.cookies.get(cookie_name(request, SESSION_NAME)))
     if not token:
         return None
-    with request.app[ENGINE].begin() as conn:
-        return auth.session_user(conn, token, request.app[CONFIG].idle_minutes * 60)
+    with request.app[ENGINE].connect() as conn:  # a read; the rare write after it, in its own transaction
+        session, change = auth.session_user(conn, token, request.app[CONFIG].idle_minutes * 60)
+    if change:
+        with db.writing(request.app[ENGINE]) as conn:
+            change(conn)
+    return session
 
 
 @web.middleware
@@ -265,17 +269,17 @@ async def check_password(request: web.Request, name: str, password: str) -> Tupl
 
 
 def _begin_attempt(app: web.Application, name: str, ip: str) -> auth.Attempt:
-    with app[ENGINE].connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+    with db.writing(app[ENGINE]) as conn:
         return app[THROTTLE].begin(conn, name, ip)
 
 
 def _cancel_attempt(app: web.Application, attempt: auth.Attempt) -> None:
-    with app[ENGINE].begin() as conn:
+    with db.writing(app[ENGINE]) as conn:
         app[THROTTLE].cancel(conn, attempt)
 
 
 def _forget_attempt(app: web.Application, attempt: auth.Attempt, name: str, ip: str) -> None:
-    with app[ENGINE].begin() as conn:
+    with db.writing(app[ENGINE]) as conn:
         app[THROTTLE].succeeded(conn, attempt, name, ip)
 
 
@@ -285,7 +289,7 @@ def _authenticate(engine, name: str, password: str) -> Optional[auth.User]:  # n
 
 
 def _audit(app: web.Application, actor: str, action: str, target: str = "", detail: str = "") -> None:
-    with app[ENGINE].begin() as conn:
+    with db.writing(app[ENGINE]) as conn:
         audit.record(conn, actor, action, target, detail)
 
 
@@ -318,7 +322,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 def _start_session(app: web.Application, user: auth.User, ip: str) -> str:
-    with app[ENGINE].begin() as conn:
+    with db.writing(app[ENGINE]) as conn:
         token = auth.start_session(conn, user, app[CONFIG].session_hours)
         audit.record(conn, user.name, "login", ip)
     return token
@@ -328,7 +332,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = request["session"]
 
     def end() -> None:
-        with request.app[ENGINE].begin() as conn:
+        with db.writing(request.app[ENGINE]) as conn:
             auth.end_session(conn, session.token)
             audit.record(conn, session.user.name, "logout")
 
@@ -353,7 +357,7 @@ async def _reauthenticate(request: web.Request, password: str) -> Optional[web.R
     outcome, user = await check_password(request, session.user.name, password)
     if outcome == "ok" and user and user.id == session.user.id:
         def mark() -> None:
-            with request.app[ENGINE].begin() as conn:
+            with db.writing(request.app[ENGINE]) as conn:
                 auth.reauthenticated(conn, session.token)
                 audit.record(conn, session.user.name, "reauthenticate", client_ip(request))
         await asyncio.to_thread(mark)
@@ -424,12 +428,13 @@ def _transcript_page(request: web.Request, sender_id: str, revealed: Optional[Di
                      status: int = 200, message: str = "") -> web.Response:
     if not queries.valid_sender(sender_id):
         return page(request, "error.html", status=404, message="No such conversation.")
-    with request.app[ENGINE].begin() as conn:
+    with request.app[ENGINE].connect() as conn:
         conversation = queries.transcript(conn, sender_id)
         if conversation is None:
             return page(request, "error.html", status=404, message="No such conversation.")
-        audit.record(conn, request["session"].user.name, "view", sender_id)
         intents = queries.choices(conn)["intents"]
+    with db.writing(request.app[ENGINE]) as conn:
+        audit.record(conn, request["session"].user.name, "view", sender_id)
     return page(request, "transcript.html", status=status, sender_id=sender_id, c=conversation,
                 revealed=revealed or {}, intents=intents, threshold=request.app[CONFIG].low_confidence,
                 message=message)
@@ -449,7 +454,7 @@ async def annotate(request: web.Request) -> web.StreamResponse:
     form, user = await request.post(), request["session"].user.name
 
     def change() -> None:
-        with request.app[ENGINE].begin() as conn:
+        with db.writing(request.app[ENGINE]) as conn:
             if what == "tag":
                 queries.add_tag(conn, sender_id, str(form.get("tag", "")), user)
             elif what == "untag":
@@ -479,10 +484,11 @@ async def reveal(request: web.Request) -> web.Response:
         raise queries.QueryError("no such conversation")
 
     def build() -> web.Response:
-        with request.app[ENGINE].begin() as conn:
+        with request.app[ENGINE].connect() as conn:
             text = queries.message_text(conn, sender_id, event_id)
-            if text is None:
-                return page(request, "error.html", status=404, message="No such message.")
+        if text is None:
+            return page(request, "error.html", status=404, message="No such message.")
+        with db.writing(request.app[ENGINE]) as conn:
             audit.record(conn, request["session"].user.name, "reveal", sender_id, f"event {event_id}")
         return _transcript_page(request, sender_id, revealed={event_id: text})
 
@@ -500,7 +506,7 @@ async def export(request: web.Request) -> web.Response:
     def build() -> str:
         with db.long_reader(engine) as conn:
             body = "".join(exports.export(conn, fmt, filters, redactor))
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             audit.record(conn, actor, "export", fmt, urlencode(filters.to_params()))
         return body
 
@@ -539,7 +545,7 @@ async def users_change(request: web.Request) -> web.Response:
 
     def change() -> Optional[web.Response]:
         try:
-            with request.app[ENGINE].begin() as conn:
+            with db.writing(request.app[ENGINE]) as conn:
                 if form.get("action") == "create":
                     name = str(form.get("name", ""))
                     auth.create_user(conn, name, str(form.get("role", "")), str(form.get("password", "")))
@@ -582,7 +588,7 @@ def sync_and_retain(engine, settings: config.Config, redactor: Redactor, last_pu
         log.info("%s", retention.purge(engine, settings.retention_days, "scheduler", redactor,
                                        audit_days=settings.audit_retention_days))
     elif settings.audit_retention_days:
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             removed = retention.purge_audit(conn, time.time() - settings.audit_retention_days * 86400)
         if removed:
             log.info("deleted %s audit-log entries past their retention", removed)

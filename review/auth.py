@@ -216,8 +216,9 @@ def start_session(conn: Connection, user: User, hours: float) -> str:
 TOUCH_SECONDS = 60  # last_seen_at is written at most once a minute per session
 
 
-def session_user(conn: Connection, token: str, idle_seconds: Optional[float] = None) -> Optional[Session]:
-    """The session of an active user, unexpired and not idle for longer than `idle_seconds`."""
+def session_user(conn: Connection, token: str, idle_seconds: Optional[float] = None) -> tuple:
+    """(the session of an active user, unexpired and not idle for longer than `idle_seconds`, or
+    None; a write to make afterwards in a write transaction, or None). Only reads."""
     now = time.time()
     row = conn.execute(
         sa.text("SELECT u.id, u.name, u.role, s.last_seen_at, s.reauth_at FROM review_sessions s "
@@ -226,15 +227,16 @@ def session_user(conn: Connection, token: str, idle_seconds: Optional[float] = N
         {"h": _token_hash(token), "t": now},
     ).first()
     if row is None:
-        return None
+        return None, None
     last_seen = row.last_seen_at or 0.0
     if idle_seconds is not None and now - last_seen > idle_seconds:
-        end_session(conn, token)
-        return None
+        return None, lambda write: end_session(write, token)
+    session = Session(User(row.id, row.name, row.role), token, row.reauth_at or 0.0)
     if now - last_seen > TOUCH_SECONDS:
-        conn.execute(sa.text("UPDATE review_sessions SET last_seen_at = :t WHERE token_hash = :h"),
-                     {"t": now, "h": _token_hash(token)})
-    return Session(User(row.id, row.name, row.role), token, row.reauth_at or 0.0)
+        return session, lambda write: write.execute(
+            sa.text("UPDATE review_sessions SET last_seen_at = :t WHERE token_hash = :h"),
+            {"t": now, "h": _token_hash(token)})
+    return session, None
 
 
 def reauthenticated(conn: Connection, token: str) -> None:

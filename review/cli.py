@@ -152,11 +152,12 @@ class _DataOut:
 
 
 def _show(engine, args, redactor: Redactor) -> int:
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         conversation = queries.transcript(conn, args.sender_id)
-        if conversation is None:
-            print(printable(f"No conversation {args.sender_id!r}."), file=sys.stderr)
-            return 1
+    if conversation is None:
+        print(printable(f"No conversation {args.sender_id!r}."), file=sys.stderr)
+        return 1
+    with db.writing(engine) as conn:
         audit.record(conn, _actor(), "view", args.sender_id)
     turns = [exports.turn_record(t, redactor) for t in conversation["turns"]]
     if args.format == "json":
@@ -181,7 +182,7 @@ def _export(engine, args, redactor: Redactor) -> int:
         with db.long_reader(engine) as conn:
             for chunk in exports.export(conn, args.format, filters, redactor):
                 out.write(chunk)
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             audit.record(conn, _actor(), "export", args.format, json.dumps(filters.to_params()))
     finally:
         if args.output:
@@ -202,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if args.command == "create-user":
             password = _read_password()
-            with engine.begin() as conn:
+            with db.writing(engine) as conn:
                 auth.create_user(conn, args.name, args.role, password)
                 audit.record(conn, _actor(), "create-user", args.name, args.role)
             print(f"Created {args.role} {args.name!r}.")

@@ -9,7 +9,7 @@ from typing import List, Optional
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from review import audit
+from review import audit, db
 from review.migrations import search_backend
 from review.redact import Redactor
 from review.sync import sync
@@ -74,7 +74,7 @@ def purge(engine: Engine, older_than_days: int, actor: str, redactor: Redactor,
         if not candidates:
             break
         after = candidates[-1]
-        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        with db.writing(engine) as conn:
             # again inside the write transaction: a conversation may have resumed meanwhile
             senders = [r[0] for r in conn.execute(
                 sa.text("SELECT sender_id FROM events WHERE sender_id IN :s GROUP BY sender_id "
@@ -101,7 +101,7 @@ def purge(engine: Engine, older_than_days: int, actor: str, redactor: Redactor,
             conn.execute(sa.text("UPDATE review_sync_state SET last_event_id = :h "
                                  "WHERE name = 'events' AND last_event_id > :h"), {"h": highest})
             conn.execute(sa.text("UPDATE review_sync_state SET last_event_id = last_event_id + 1 WHERE name = 'purges'"))
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         if audit_days:
             report.audit_entries = purge_audit(conn, now - audit_days * 86400)
         audit.record(conn, actor, "purge", f"older than {older_than_days} days", str(report))
