@@ -683,6 +683,10 @@ def main() -> int:
         print(f"review app: {problem}", file=sys.stderr)
         return 2
     print(f"Review app on http://{settings.host}:{settings.port}/", flush=True)
+    with app[ENGINE].connect() as conn:
+        if not auth.list_users(conn):
+            print("review app: no accounts yet. Create the first admin with: make review-user NAME=<name> ROLE=admin",
+                  flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 handle_signals=True, shutdown_timeout=5)
     return 0
