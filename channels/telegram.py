@@ -154,7 +154,8 @@ class TelegramInput(RasaTelegramInput):
                 reason = reason.replace(str(self.access_token), "<token>")  # URLs carry the token
                 logger.error(
                     f"Could not set the Telegram webhook ({reason}). Telegram messages will not arrive "
-                    f"until it is set: POST /webhooks/telegram/set_webhook once Telegram is reachable."
+                    f"until it is set: POST /webhooks/telegram/set_webhook with the {SECRET_HEADER} header once "
+                    f"Telegram is reachable."
                 )
             finally:
                 await bot.session.close()

@@ -17,6 +17,7 @@ from review.redact import Redactor
 from review.sync import UNSAFE_CHARACTERS
 
 MAX_TARGET_CHARS, MAX_DETAIL_CHARS = 300, 2000
+UNTRUSTED_ACTORS = ("login-failed", "login-throttled")
 _redactor: Optional[Redactor] = None
 
 
@@ -31,7 +32,9 @@ def record(conn: Connection, actor: str, action: str, target: str = "", detail: 
     """Append one entry (committed with the caller's transaction), target and detail redacted."""
     conn.execute(
         sa.text("INSERT INTO review_audit (at, actor, action, target, detail) VALUES (:at, :actor, :action, :target, :detail)"),
-        {"at": time.time(), "actor": actor[:100], "action": action, "target": _redact(target, MAX_TARGET_CHARS),
+        {"at": time.time(), "action": action, "target": _redact(target, MAX_TARGET_CHARS),
+         # a failed login names whatever was typed in the name field
+         "actor": _redact(actor, 100) if action in UNTRUSTED_ACTORS else actor[:100],
          "detail": _redact(detail, MAX_DETAIL_CHARS)},
     )
 

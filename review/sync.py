@@ -303,18 +303,11 @@ def _store(conn: Connection, batch: Batch) -> None:
     _set_aside(conn, batch.bad)
 
 
-RETRIES = 20
-
-
-def sync_batch(engine: Engine, redactor: Redactor, batch: int = BATCH) -> int:
-    """Process the next batch of events; the number processed (0: up to date or raced)."""
-    try:
-        return _sync_batch(engine, redactor, batch)
-    except _Raced:
-        return 0
+RETRIES = 20  # races with other syncs or purges in a row before a sync gives up until next time
 
 
 def _sync_batch(engine: Engine, redactor: Redactor, size: int) -> int:
+    """Process the next batch of events; the number processed (0: up to date). _Raced: read again."""
     with engine.connect() as conn, conn.begin():  # a read: it takes no lock that Rasa's writes wait for
         if not events_table_exists(conn):
             return 0
