@@ -172,6 +172,9 @@ class Assistant:
             TRACKER_DIALECT="sqlite", TRACKER_DB=str(self.work / "tracker.db"), TRACKER_HOST="",
             RASA_LOG_DIR=str(self.work / "logs"), RASA_MODEL_DIR=str(self.work / "models"),
             RASA_API_TOKEN=TOKEN, RASA_REST_TOKEN=REST_TOKEN, RASA_ENDPOINTS=str(ENDPOINTS[self.name]),
+            # set, so that scripts/run.py does not write them into the project's .env
+            RASA_SESSION_KEY="bench-session-key", REVIEW_SECRET_KEY="bench-review-key-0123456789",
+            REVIEW_PORT=str(free_port()),
             TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
         self.log = open(self.work / "run.log", "wb")

@@ -34,7 +34,8 @@ def stack_env(tmp_path: Path) -> Dict[str, str]:
         os.environ, RASA_PORT=str(free_port()), ACTION_PORT=str(action_port), WEB_PORT=str(free_port()),
         REVIEW_PORT=str(free_port()), ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
         TRACKER_DB=str(tmp_path / "tracker.db"), RASA_LOG_DIR=str(tmp_path / "logs"),
-        REVIEW_SECRET_KEY="stop-test-secret-key-0123456789", **{MARKER: uuid.uuid4().hex},
+        REVIEW_SECRET_KEY="stop-test-secret-key-0123456789", RASA_SESSION_KEY="stop-test-session-key-0123456789",
+        **{MARKER: uuid.uuid4().hex},
     )
 
 
