@@ -17,6 +17,9 @@ DEFAULTS: Dict[str, str] = {
     "RASA_HOST": "127.0.0.1",
     "RASA_PORT": "5005",
     "RASA_API_TOKEN": "",  # set it to enable Rasa's HTTP API (token required); empty: API off
+    "RASA_REST_TOKEN": "",  # set it to enable the REST channel for your servers (token required); empty: off
+    "RASA_SESSION_KEY": "",  # signs the widget's socket.io session ids (make run writes one into .env)
+    "RASA_MAX_REQUEST_BYTES": "1048576",  # larger request bodies get 413 from the Rasa server
     "RASA_CORS_ORIGINS": "*",
     "RASA_MODEL_DIR": "models",
     "RASA_LOG_DIR": "logs",
@@ -25,16 +28,21 @@ DEFAULTS: Dict[str, str] = {
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": "8080",
     "RASA_PUBLIC_URL": "",  # the Rasa server as the browser reaches it; empty: http://localhost:RASA_PORT
-    # the conversation review app for staff (python -m review.app; started when the key is set)
+    # the conversation review app for staff (python -m review.app; review/config.py has the rest)
     "REVIEW_HOST": "127.0.0.1",
     "REVIEW_PORT": "8081",
-    "REVIEW_SECRET_KEY": "",
-    "REVIEW_SECURE_COOKIES": "0",
+    "REVIEW_SECRET_KEY": "",  # make run writes one into .env
+    "REVIEW_SECURE_COOKIES": "auto",
+    "REVIEW_TRUSTED_PROXIES": "",
     "REVIEW_RETENTION_DAYS": "",
+    "REVIEW_AUDIT_RETENTION_DAYS": "365",
+    "REVIEW_SYNC_SECONDS": "5",
     "REVIEW_LOW_CONFIDENCE": "0.5",
     "REVIEW_PAGE_SIZE": "50",
     "REVIEW_PHONE_REGION": "GB",
     "REVIEW_SESSION_HOURS": "8",
+    "REVIEW_IDLE_MINUTES": "30",
+    "REVIEW_REAUTH_MINUTES": "5",
     "REVIEW_LOGIN_MAX_FAILURES": "5",
     "REVIEW_LOGIN_LOCK_MINUTES": "15",
     # action server
@@ -59,6 +67,9 @@ DEFAULTS: Dict[str, str] = {
     "SLACK_BOT_TOKEN": "",
     "SLACK_SIGNING_SECRET": "",
     "SLACK_API_URL": "https://slack.com/api/",
+    # where the Slack and Telegram channels remember requests already seen: memory, or redis
+    # (REDIS_*; the scale-out set-up, so that a replay to another Rasa server is refused too)
+    "CHANNEL_REPLAY_STORE": "memory",
     # lock store for several Rasa servers (deploy/endpoints.scale.yml; the default is in memory)
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": "6379",

@@ -100,7 +100,7 @@ class LoadResult:
 
 
 async def run_load(url: str, prefix: str, conversations: int, turns: int, concurrency: int,
-                   time_limit: float = 600, on_progress=None) -> LoadResult:
+                   time_limit: float = 600, on_progress=None, token: str = "") -> LoadResult:
     """`conversations` conversations of `turns` messages, `concurrency` at a time, through `url`.
 
     on_progress(done_messages, planned_messages) is called after every answered message (the
@@ -131,6 +131,7 @@ async def run_load(url: str, prefix: str, conversations: int, turns: int, concur
                     try:
                         async with session.post(f"{url}/webhooks/rest/webhook",
                                                 json={"sender": conversation.sender, "message": sent.text},
+                                                headers={"Authorization": f"Bearer {token}"},
                                                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as response:
                             sent.status = response.status
                             if response.status == 200:
@@ -171,11 +172,12 @@ def stored_events(dsn: Dict[str, Any], prefix: str) -> Dict[str, List[Dict[str, 
     connection = psycopg2.connect(**dsn)
     try:
         with connection.cursor() as cursor:
+            # the REST channel stores its conversations as rest:<sender> (channels/rest.py)
             cursor.execute("SELECT sender_id, type_name, data FROM events WHERE sender_id LIKE %s ORDER BY id",
-                           (prefix + "-%",))
+                           ("rest:" + prefix + "-%",))
             out: Dict[str, List[Dict[str, Any]]] = {}
             for sender, kind, data in cursor.fetchall():
-                out.setdefault(sender, []).append({"type": kind, **json.loads(data)})
+                out.setdefault(sender[len("rest:"):], []).append({"type": kind, **json.loads(data)})
             return out
     finally:
         connection.close()
@@ -230,7 +232,8 @@ def run_scenario(deployment, prefix: str, conversations: int, turns: int, concur
             deployment.kill_rasa(1)
             killed["at"] = done
 
-    result = asyncio.run(run_load(deployment.url, prefix, conversations, turns, concurrency, time_limit, progress))
+    result = asyncio.run(run_load(deployment.url, prefix, conversations, turns, concurrency, time_limit, progress,
+                                  token=deployment.env()["RASA_REST_TOKEN"]))
     env = deployment.env()
     host, port = env["TRACKER_HOST"].split(":")
     dsn = dict(host=host, port=int(port), dbname=env["TRACKER_DB"], user=env["TRACKER_USER"],

@@ -90,12 +90,15 @@ def main() -> int:
     env = dict(os.environ, TRACKER_DIALECT="sqlite", TRACKER_HOST="", TRACKER_DB=str(work / "tracker.db"),
                TRACKER_USER="", TRACKER_PASSWORD="", ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
                TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    rest_only = work / "credentials.yml"  # Rasa's own REST channel: the profile is of Rasa's work
+    rest_only.write_text("rest:\n")
     with open(work / "servers.log", "wb") as log:
         action = subprocess.Popen([str(PY.with_name("rasa")), "run", "actions", "--port", str(action_port)],
                                   cwd=ROOT, env=dict(env, SANIC_HOST="127.0.0.1"), stdout=log, stderr=log)
         rasa = subprocess.Popen(
             [str(PY.with_name("pyinstrument")), "-r", "session", "-o", str(args.out), "-m", "rasa", "run",
              "--model", str(args.model), "--endpoints", str(args.endpoints), "-i", "127.0.0.1",
+             "--credentials", str(rest_only),
              "--port", str(rasa_port)], cwd=ROOT, env=env, stdout=log, stderr=log)
         url = f"http://127.0.0.1:{rasa_port}"
         try:

@@ -50,6 +50,9 @@ PY = Path(sys.executable)
 RASA = PY.with_name("rasa")
 HOLDOUT = ROOT / "tests" / "nlu_holdout.yml"
 TOKEN = "bench-token"
+# the project's REST channel needs a token (channels/rest.py); the baseline's ignores the header
+REST_TOKEN = "bench-rest-token-0123456789abcdef0123"
+REST_HEADERS = {"Authorization": f"Bearer {REST_TOKEN}"}
 START_TIMEOUT = 300
 
 SYSTEMS = {
@@ -168,7 +171,10 @@ class Assistant:
             ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
             TRACKER_DIALECT="sqlite", TRACKER_DB=str(self.work / "tracker.db"), TRACKER_HOST="",
             RASA_LOG_DIR=str(self.work / "logs"), RASA_MODEL_DIR=str(self.work / "models"),
-            RASA_API_TOKEN=TOKEN, RASA_ENDPOINTS=str(ENDPOINTS[self.name]),
+            RASA_API_TOKEN=TOKEN, RASA_REST_TOKEN=REST_TOKEN, RASA_ENDPOINTS=str(ENDPOINTS[self.name]),
+            # set, so that scripts/run.py does not write them into the project's .env
+            RASA_SESSION_KEY="bench-session-key", REVIEW_SECRET_KEY="bench-review-key-0123456789",
+            REVIEW_PORT=str(free_port()),
             TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
         self.log = open(self.work / "run.log", "wb")
@@ -186,7 +192,7 @@ class Assistant:
             if http_ok(f"{self.url}/") and http_ok(f"http://127.0.0.1:{self.action_port}/health"):
                 try:
                     request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
-                                                     headers={"Content-Type": "application/json"})
+                                                     headers={"Content-Type": "application/json", **REST_HEADERS})
                     with urllib.request.urlopen(request, timeout=60) as response:
                         if response.status == 200 and json.loads(response.read()):
                             return time.monotonic() - self.started_at
@@ -245,7 +251,7 @@ async def send(session, url: str, sender: str, text: str, timeout: float = 60) -
     started = time.perf_counter()
     try:
         async with session.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                                timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                                headers=REST_HEADERS, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             body = await response.json(content_type=None)
             ok = response.status == 200 and isinstance(body, list) and bool(body)
     except Exception:  # noqa: BLE001 - a failed request is counted, not raised

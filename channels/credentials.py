@@ -1,7 +1,8 @@
 """Which channels are live, and the credentials file Rasa is started with.
 
-REST and socket.io are always on, exactly as in the repository's ``credentials.yml``. Telegram and
-Slack are added only when every variable they need is set. Rasa stops at start-up on an unset
+socket.io is always on, exactly as in the repository's ``credentials.yml``. REST (a trusted,
+server-side interface with a token), Telegram and Slack are added only when every variable they
+need is set. Rasa stops at start-up on an unset
 ``${VAR}`` in the credentials file, so a channel that is not (fully) configured is left out of the
 generated file rather than half-configured, and the launcher says so.
 
@@ -10,7 +11,7 @@ environment of the Rasa process); only non-secret values (bot name, webhook URL,
 written as they are.
 
     report = write_credentials(settings, Path("logs/credentials.generated.yml"))
-    print(report.summary)            # Channels live: rest, socketio, telegram
+    print(report.summary)            # Channels live: socketio, rest, telegram
     for problem in report.problems:  # Slack is partly configured and left out: ...
         print(problem)
 """
@@ -27,18 +28,24 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE_CREDENTIALS = ROOT / "credentials.yml"
 GENERATED_NAME = "credentials.generated.yml"
 
+REST_MODULE = "channels.rest.RestInput"
 TELEGRAM_MODULE = "channels.telegram.TelegramInput"
 SLACK_MODULE = "channels.slack.SlackInput"
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
+REST_REQUIRED = ("RASA_REST_TOKEN",)
 TELEGRAM_REQUIRED = ("TELEGRAM_TOKEN", "TELEGRAM_BOT_NAME", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_SECRET_TOKEN")
 SLACK_REQUIRED = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 # Never written to disk: the file carries ${VAR} for these.
-SECRETS = ("TELEGRAM_TOKEN", "TELEGRAM_SECRET_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+SECRETS = ("RASA_REST_TOKEN", "TELEGRAM_TOKEN", "TELEGRAM_SECRET_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 
-# What Telegram accepts as a webhook secret token (Bot API, setWebhook).
-TELEGRAM_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# What Telegram accepts as a webhook secret token (Bot API, setWebhook: 1-256 of these
+# characters), at least 32 long here: it is all that stands between the internet and the bot.
+TELEGRAM_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+MIN_REST_TOKEN_CHARS = 32
+# Module names of channels in the credentials file -> the name the start-up line shows.
+CHANNEL_NAMES = {"channels.socketio.SocketIOInput": "socketio", REST_MODULE: "rest"}
 # What a BotFather token looks like (aiogram refuses anything else at start-up).
 TELEGRAM_TOKEN_PATTERN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
 
@@ -57,7 +64,7 @@ def _telegram(settings: Mapping[str, Optional[str]]) -> Tuple[Dict[str, Any], Li
     if not TELEGRAM_TOKEN_PATTERN.match(_value(settings, "TELEGRAM_TOKEN")):
         problems.append("TELEGRAM_TOKEN does not look like a BotFather token (<digits>:<letters and digits>)")
     if not TELEGRAM_SECRET_PATTERN.match(_value(settings, "TELEGRAM_SECRET_TOKEN")):
-        problems.append("TELEGRAM_SECRET_TOKEN must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        problems.append("TELEGRAM_SECRET_TOKEN must be 32-256 characters of A-Z, a-z, 0-9, _ and -")
     if not _value(settings, "TELEGRAM_WEBHOOK_URL").startswith("https://"):
         problems.append("TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram only calls HTTPS webhooks)")
     credentials = {
@@ -68,6 +75,13 @@ def _telegram(settings: Mapping[str, Optional[str]]) -> Tuple[Dict[str, Any], Li
         "api_url": _value(settings, "TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
     }
     return credentials, problems
+
+
+def _rest(settings: Mapping[str, Optional[str]]) -> Tuple[Dict[str, Any], List[str]]:
+    problems = []
+    if len(_value(settings, "RASA_REST_TOKEN")) < MIN_REST_TOKEN_CHARS:
+        problems.append(f"RASA_REST_TOKEN must have at least {MIN_REST_TOKEN_CHARS} characters")
+    return {"token": env_ref("RASA_REST_TOKEN")}, problems
 
 
 def _slack(settings: Mapping[str, Optional[str]]) -> Tuple[Dict[str, Any], List[str]]:
@@ -89,6 +103,7 @@ class Channel:
 
 
 OPTIONAL_CHANNELS = (
+    Channel("rest", "REST", REST_MODULE, REST_REQUIRED, _rest),
     Channel("telegram", "Telegram", TELEGRAM_MODULE, TELEGRAM_REQUIRED, _telegram),
     Channel("slack", "Slack", SLACK_MODULE, SLACK_REQUIRED, _slack),
 )
@@ -112,7 +127,7 @@ class ChannelReport:
 
 
 def base_credentials(path: Path = BASE_CREDENTIALS) -> Dict[str, Any]:
-    """The always-on channels (REST, socket.io) as the repository's credentials.yml has them."""
+    """The always-on channel (socket.io) as the repository's credentials.yml has it."""
     return dict(yaml.safe_load(path.read_text()) or {})
 
 
@@ -128,7 +143,7 @@ def check_channels(settings: Mapping[str, Optional[str]], base: Path = BASE_CRED
     none set is simply off. Messages name variables, never their values.
     """
     credentials = base_credentials(base)
-    live = list(credentials)
+    live = [CHANNEL_NAMES.get(module, module) for module in credentials]
     problems = []
     for channel in OPTIONAL_CHANNELS:
         missing = [name for name in channel.required if not _value(settings, name)]

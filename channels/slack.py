@@ -21,7 +21,9 @@ What differs from Rasa's SlackInput / SlackBot:
   drops every button when there are more than 5;
 - the legacy ``as_user`` argument is not sent (it is for classic apps; a bot token posts as the bot).
 
-Replays are remembered in memory, per Rasa process: run one Rasa process per Slack app.
+The conversation id is ``slack:<user id>`` (channels/conversations.py). Signatures already seen
+are remembered in this process, or with CHANNEL_REPLAY_STORE=redis in Redis, which the Rasa
+servers of the scale-out set-up share: a replay to another server is refused too.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ from rasa.core.channels.slack import SlackInput as RasaSlackInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.conversations import SeenCache, prefix_senders
 
 logger = logging.getLogger(__name__)
 
@@ -130,41 +134,39 @@ class SlackInput(RasaSlackInput):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.api_url = DEFAULT_API_URL
-        self._seen_signatures: Dict[Text, float] = {}  # signature -> when it goes stale anyway
+        self.seen = SeenCache.from_environment()
 
-    def _first_sighting(self, request: Request) -> bool:
+    async def _first_sighting(self, request: Request) -> bool:
         """True the first time a (valid) signature is seen within the staleness window."""
-        now = time.time()
-        self._seen_signatures = {s: until for s, until in self._seen_signatures.items() if until >= now}
         signature = request.headers.get("X-Slack-Signature", "")
-        if signature in self._seen_signatures:
+        try:
+            timestamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
+        except ValueError:
             return False
-        timestamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
-        self._seen_signatures[signature] = timestamp + STALENESS_SECONDS + 1
-        return True
+        return await self.seen.first("slack:" + signature, timestamp + STALENESS_SECONDS + 1 - time.time())
 
-    def is_request_from_slack_authentic(self, request: Request) -> bool:
-        """Rasa's check (HMAC of the body, at most five minutes old), and never seen before.
-
-        The verdict is kept on the request: the webhook handler asks again after the middleware.
-        """
-        verdict = getattr(request.ctx, "slack_authentic", None)
-        if verdict is None:
-            verdict = super().is_request_from_slack_authentic(request)
-            if verdict and not self._first_sighting(request):
-                logger.warning("Slack request with a signature already seen (a replay): refused.")
-                verdict = False
-            request.ctx.slack_authentic = verdict
+    async def check_request(self, request: Request) -> bool:
+        """Rasa's check (HMAC of the body, at most five minutes old), and never seen before; the
+        verdict is kept on the request, for the webhook handler that asks again."""
+        verdict = bool(super().is_request_from_slack_authentic(request))
+        if verdict and not await self._first_sighting(request):
+            logger.warning("Slack request with a signature already seen (a replay): refused.")
+            verdict = False
+        request.ctx.slack_authentic = verdict
         return verdict
 
+    def is_request_from_slack_authentic(self, request: Request) -> bool:
+        """The middleware's verdict (it runs before the webhook handler)."""
+        return bool(getattr(request.ctx, "slack_authentic", False))
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        slack_webhook = super().blueprint(on_new_message)
+        slack_webhook = super().blueprint(prefix_senders("slack", on_new_message))
 
         @slack_webhook.middleware("request")
         async def require_signature(request: Request) -> Optional[response.HTTPResponse]:
             if not request.path.rstrip("/").endswith("/webhook"):
                 return None
-            if not self.is_request_from_slack_authentic(request):
+            if not await self.check_request(request):
                 return response.text("Request not signed by Slack, stale or replayed.", status=HTTPStatus.UNAUTHORIZED)
             if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
                 try:

@@ -11,8 +11,13 @@ Credentials (written by channels/credentials.py)::
 
 What differs from Rasa's TelegramInput:
 
-- every request to ``/webhooks/telegram/webhook`` must carry ``X-Telegram-Bot-Api-Secret-Token``
-  equal to ``secret_token``; anything else gets 403 and never reaches the bot;
+- every request to ``/webhooks/telegram/webhook`` and ``/webhooks/telegram/set_webhook`` must
+  carry ``X-Telegram-Bot-Api-Secret-Token`` equal to ``secret_token`` (at least 32 characters);
+  anything else gets 403 and never reaches the bot;
+- an update whose ``update_id`` was seen in the last 24 hours (Telegram delivers again when an
+  answer is slow) gets 200 and is not processed twice; with CHANNEL_REPLAY_STORE=redis the
+  servers of the scale-out set-up share what they have seen;
+- the conversation id is ``telegram:<chat id>`` (channels/conversations.py);
 - the webhook is registered with that secret (at start-up and by ``/set_webhook``). Start-up does
   it once the server runs, and logs an error rather than stopping Rasa if Telegram is unreachable;
 - the Bot API base URL is configurable (``api_url``), for input and output alike;
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import json
 import logging
 import re
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -39,11 +45,14 @@ from rasa.shared.exceptions import InvalidConfigException
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from channels.conversations import SeenCache, prefix_senders
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org"
-SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+UPDATE_SECONDS = 24 * 3600  # Telegram gives up delivering an update after a day
 # The one markup an answer carries: Markdown links to its sources, [name](https://...).
 LINK = re.compile(r"\[([^\]\n]{1,300})\]\((https://[^\s)]+)\)")
 
@@ -112,10 +121,11 @@ class TelegramInput(RasaTelegramInput):
         super().__init__(access_token, (verify or "").lstrip("@"), webhook_url, debug_mode)
         if not SECRET_PATTERN.match(secret_token):
             raise InvalidConfigException(
-                "The Telegram channel needs `secret_token`: 1-256 characters of A-Z, a-z, 0-9, _ and -."
+                "The Telegram channel needs `secret_token`: 32-256 characters of A-Z, a-z, 0-9, _ and -."
             )
         self.secret_token = secret_token
         self.api_url = api_url
+        self.seen = SeenCache.from_environment()
 
     def get_output_channel(self) -> TelegramOutput:
         # Unlike Rasa's, this does not set the webhook (with asyncio.run, which fails inside the
@@ -126,14 +136,30 @@ class TelegramInput(RasaTelegramInput):
         given = request.headers.get(SECRET_HEADER, "")
         return hmac.compare_digest(given.encode("utf-8"), self.secret_token.encode("utf-8"))
 
+    async def first_delivery(self, request: Request) -> bool:
+        """False for an update_id already processed (a repeated delivery)."""
+        try:
+            update_id = json.loads(request.body or b"{}").get("update_id")
+        except (ValueError, AttributeError):
+            return True  # Rasa's handler answers what it cannot read
+        if not isinstance(update_id, int):
+            return True
+        return await self.seen.first(f"telegram:{self.verify}:{update_id}", UPDATE_SECONDS)
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        telegram_webhook = super().blueprint(on_new_message)
+        telegram_webhook = super().blueprint(prefix_senders("telegram", on_new_message))
 
         @telegram_webhook.middleware("request")
         async def require_secret(request: Request) -> Optional[response.HTTPResponse]:
-            if request.path.rstrip("/").endswith("/webhook") and not self.has_secret(request):
-                logger.warning("Telegram webhook request without the right secret token header: refused.")
+            path = request.path.rstrip("/")
+            if not path.endswith(("/webhook", "/set_webhook")):
+                return None
+            if not self.has_secret(request):
+                logger.warning("Telegram request without the right secret token header: refused.")
                 return response.text("Forbidden", status=403)
+            if path.endswith("/webhook") and not await self.first_delivery(request):
+                logger.info("Telegram delivered an update again: not processed twice.")
+                return response.text("success")
             return None
 
         @telegram_webhook.listener("after_server_start")
@@ -147,7 +173,8 @@ class TelegramInput(RasaTelegramInput):
                 reason = reason.replace(str(self.access_token), "<token>")  # URLs carry the token
                 logger.error(
                     f"Could not set the Telegram webhook ({reason}). Telegram messages will not arrive "
-                    f"until it is set: POST /webhooks/telegram/set_webhook once Telegram is reachable."
+                    f"until it is set: POST /webhooks/telegram/set_webhook with the {SECRET_HEADER} header once "
+                    f"Telegram is reachable."
                 )
             finally:
                 await bot.session.close()

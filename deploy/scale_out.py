@@ -151,6 +151,11 @@ class Deployment:
             "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['action']}/webhook",
             # a lock held by a server that died is released after this many seconds (Rasa: 60)
             "TICKET_LOCK_LIFETIME": os.environ.get("TICKET_LOCK_LIFETIME", "15"),
+            # the REST channel for the load test, one session key for every server, and the
+            # Slack/Telegram replay cache in the shared Redis
+            "RASA_REST_TOKEN": self.state["rest_token"],
+            "RASA_SESSION_KEY": self.state["session_key"],
+            "CHANNEL_REPLAY_STORE": "redis",
         }
 
     def process_env(self) -> Dict[str, str]:
@@ -181,6 +186,7 @@ class Deployment:
         for i in range(self.servers):
             ports[f"rasa{i + 1}"] = free_port()
         self.state = {"servers": self.servers, "ports": ports, "pg_password": secrets.token_urlsafe(16),
+                      "rest_token": secrets.token_urlsafe(32), "session_key": secrets.token_urlsafe(32),
                       "pids": {}, "model": str(model)}
         self._save()
         try:
@@ -188,6 +194,7 @@ class Deployment:
             self._up_redis(log)
             env = self.process_env()
             (self.dir / "scale.env").write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
+            os.chmod(self.dir / "scale.env", 0o600)  # it holds the database password and the tokens
             self._up_action(env, log)
             self._up_rasa(env, model, log)
             self._up_nginx(log)
@@ -241,7 +248,8 @@ class Deployment:
         log(f"action server starting on 127.0.0.1:{port}")
 
     def rasa_command(self, i: int, model: Path, credentials: Path) -> List[str]:
-        return [str(RASA), "run", "--model", str(model), "--endpoints", str(ENDPOINTS),
+        # rasa_ext.serve: the request body limit, and an API token never on a command line
+        return [str(PY), "-m", "rasa_ext.serve", "run", "--model", str(model), "--endpoints", str(ENDPOINTS),
                 "--credentials", str(credentials), "--interface", "127.0.0.1",
                 "--port", str(self.state["ports"][f"rasa{i}"]), "--cors", os.environ.get("RASA_CORS_ORIGINS", "*"),
                 "--log-file", str(self.dir / f"rasa{i}.rasa.log")]

@@ -10,6 +10,11 @@ This store:
     boundary (an `action_listen`), preceded by the latest `slot` event of every domain slot set
     before the window, so slot values (e.g. `topic`) survive; the older slot events are read
     newest first and only until every domain slot has its value;
+  - the user messages it hands Rasa carry at most WINDOW_TEXT_CHARS characters of their text (in
+    `text` and `parse_data.text`): they were understood when they came in, and the policies and
+    actions read only their intents, entities and length; without this one 900 KB message made
+    every later message of its conversation slow (the text went to the action server with the
+    tracker each time). The message being handled is never loaded from here, so it is whole;
   - save: appends exactly the events added since retrieve (it remembers how many the tracker
     held when loaded) instead of counting the session's rows again;
   - both with SQLAlchemy Core statements built once, and on SQLite with pooled connections in
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from typing import Any, Dict, Optional, Text
 
 import sqlalchemy as sa
@@ -52,6 +58,18 @@ speedups.apply()
 DEFAULT_WINDOW_EVENTS = 24
 MIN_WINDOW_EVENTS = 20
 _LOADED = "_windowed_store_loaded_events"
+# longer than MAX_MESSAGE_CHARS, so that a loaded message still shows that it was cut
+WINDOW_TEXT_CHARS = max(4000, int(os.environ.get("MAX_MESSAGE_CHARS") or 2000) + 1)
+
+
+def _clipped(event: Dict[Text, Any]) -> Dict[Text, Any]:
+    """A loaded user event with its text cut at WINDOW_TEXT_CHARS (the database keeps all of it)."""
+    if event.get("event") == "user" and len(event.get("text") or "") > WINDOW_TEXT_CHARS:
+        event["text"] = event["text"][:WINDOW_TEXT_CHARS]
+        parse = event.get("parse_data")
+        if isinstance(parse, dict) and isinstance(parse.get("text"), str):
+            parse["text"] = parse["text"][:WINDOW_TEXT_CHARS]
+    return event
 
 
 def _sqlite_engine(url: Any) -> Any:
@@ -127,9 +145,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     latest.setdefault(event.get("name"), event)
                     if self._slot_names <= latest.keys():
                         break  # stop reading: the cost must not grow with the conversation
-                events = list(reversed(latest.values())) + [json.loads(data) for data in events[start:]]
+                events = list(reversed(latest.values())) + [_clipped(json.loads(data)) for data in events[start:]]
             else:
-                events = [json.loads(data) for data in events]
+                events = [_clipped(json.loads(data)) for data in events]
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         setattr(tracker, _LOADED, len(tracker.events))
         return tracker

@@ -105,32 +105,74 @@ def list_users(conn: Connection) -> list:
     return [dict(row._mapping) for row in rows]
 
 
-class Throttle:
-    """At most `max_failures` wrong passwords per user name and per IP address in `window` seconds."""
+@dataclass(frozen=True)
+class Attempt:
+    """What the throttle decided about one password check."""
 
-    def __init__(self, max_failures: int, window: float) -> None:
+    allowed: bool
+    delay: float = 0.0  # seconds to wait before checking the password
+    failure_ids: tuple = ()  # the failures recorded in advance (deleted when the password is right)
+
+
+class Throttle:
+    """Wrong passwords, counted per account name and IP address together.
+
+    - `max_failures` wrong passwords for one name from one address within `window` seconds
+      lock that name from that address for the window; other addresses are not affected, so
+      nobody can lock every account by guessing.
+    - `ip_max_failures` wrong passwords from one address, whatever the names, lock the address.
+    - each wrong password for a name (from any address) in the window delays the next check of a
+      password for that name: 0.25 s, then doubling, at most MAX_DELAY seconds.
+
+    An attempt is recorded as a failure before the password is hashed, in the same transaction
+    as the check (SQLite's write lock, or an advisory lock on PostgreSQL), so that parallel
+    requests cannot all pass the check; a right password deletes it again.
+    """
+
+    MAX_DELAY = 8.0
+    LOCK_ID = 7_301_992_014  # pg_advisory_xact_lock key of the login throttle
+
+    def __init__(self, max_failures: int, window: float, ip_max_failures: Optional[int] = None) -> None:
         self.max_failures = max_failures
         self.window = window
-
-    def blocked(self, conn: Connection, *keys: str) -> bool:
-        since = time.time() - self.window
-        for key in keys:
-            count = conn.execute(
-                sa.text("SELECT COUNT(*) FROM review_login_failures WHERE key = :k AND at > :s"), {"k": key, "s": since}
-            ).scalar_one()
-            if count >= self.max_failures:
-                return True
-        return False
-
-    def fail(self, conn: Connection, *keys: str) -> None:
-        now = time.time()
-        conn.execute(sa.text("DELETE FROM review_login_failures WHERE at < :s"), {"s": now - self.window})
-        for key in keys:
-            conn.execute(sa.text("INSERT INTO review_login_failures (key, at) VALUES (:k, :t)"), {"k": key, "t": now})
+        self.ip_max_failures = ip_max_failures or 10 * max_failures
 
     @staticmethod
-    def clear(conn: Connection, key: str) -> None:
-        conn.execute(sa.text("DELETE FROM review_login_failures WHERE key = :k"), {"k": key})
+    def keys(name: str, ip: str) -> tuple:
+        name = name.strip().lower()[:100]
+        return f"pair:{name}|{ip}", f"ip:{ip}", f"user:{name}"
+
+    def _count(self, conn: Connection, key: str, since: float) -> int:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM review_login_failures WHERE key = :k AND at > :s"),
+                            {"k": key, "s": since}).scalar_one()
+
+    def begin(self, conn: Connection, name: str, ip: str) -> Attempt:
+        """Check and record an attempt (call inside a write transaction)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.LOCK_ID})
+        now = time.time()
+        since = now - self.window
+        pair, ip_key, user_key = self.keys(name, ip)
+        if self._count(conn, pair, since) >= self.max_failures or self._count(conn, ip_key, since) >= self.ip_max_failures:
+            return Attempt(False)
+        earlier = self._count(conn, user_key, since)
+        delay = min(0.25 * 2 ** (earlier - 1), self.MAX_DELAY) if earlier else 0.0
+        conn.execute(sa.text("DELETE FROM review_login_failures WHERE at < :s"), {"s": since})
+        ids = tuple(conn.execute(sa.text("INSERT INTO review_login_failures (key, at) VALUES (:k, :t) RETURNING id"),
+                                 {"k": key, "t": now}).scalar_one() for key in (pair, ip_key, user_key))
+        return Attempt(True, delay, ids)
+
+    @staticmethod
+    def cancel(conn: Connection, attempt: Attempt) -> None:
+        """The password was not checked after all (the server was busy): the attempt does not count."""
+        conn.execute(sa.text("DELETE FROM review_login_failures WHERE id IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True)), {"ids": list(attempt.failure_ids) or [-1]})
+
+    def succeeded(self, conn: Connection, attempt: Attempt, name: str, ip: str) -> None:
+        """The password was right: forget this attempt and the name's earlier failures from this address."""
+        pair, _ip_key, user_key = self.keys(name, ip)
+        conn.execute(sa.text("DELETE FROM review_login_failures WHERE id IN :ids OR key IN (:p, :u)").bindparams(
+            sa.bindparam("ids", expanding=True)), {"ids": list(attempt.failure_ids) or [-1], "p": pair, "u": user_key})
 
 
 def authenticate(conn: Connection, name: str, password: str) -> Optional[User]:
@@ -149,26 +191,58 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Session:
+    """The signed-in user of a request, and when they last gave their password."""
+
+    user: User
+    token: str
+    reauth_at: float
+
+
 def start_session(conn: Connection, user: User, hours: float) -> str:
     """A new random session token (stored hashed) for this user."""
     token = secrets.token_urlsafe(32)
     now = time.time()
     conn.execute(sa.text("DELETE FROM review_sessions WHERE expires_at < :t"), {"t": now})
     conn.execute(
-        sa.text("INSERT INTO review_sessions (token_hash, user_id, created_at, expires_at) VALUES (:h, :u, :c, :e)"),
+        sa.text("INSERT INTO review_sessions (token_hash, user_id, created_at, expires_at, last_seen_at, reauth_at) "
+                "VALUES (:h, :u, :c, :e, :c, :c)"),
         {"h": _token_hash(token), "u": user.id, "c": now, "e": now + hours * 3600},
     )
     return token
 
 
-def session_user(conn: Connection, token: str) -> Optional[User]:
-    """The active user of an unexpired session, else None."""
+TOUCH_SECONDS = 60  # last_seen_at is written at most once a minute per session
+
+
+def session_user(conn: Connection, token: str, idle_seconds: Optional[float] = None) -> tuple:
+    """(the session of an active user, unexpired and not idle for longer than `idle_seconds`, or
+    None; a write to make afterwards in a write transaction, or None). Only reads."""
+    now = time.time()
     row = conn.execute(
-        sa.text("SELECT u.id, u.name, u.role FROM review_sessions s JOIN review_users u ON u.id = s.user_id "
+        sa.text("SELECT u.id, u.name, u.role, s.last_seen_at, s.reauth_at FROM review_sessions s "
+                "JOIN review_users u ON u.id = s.user_id "
                 "WHERE s.token_hash = :h AND s.expires_at > :t AND u.active = 1"),
-        {"h": _token_hash(token), "t": time.time()},
+        {"h": _token_hash(token), "t": now},
     ).first()
-    return User(row.id, row.name, row.role) if row else None
+    if row is None:
+        return None, None
+    last_seen = row.last_seen_at or 0.0
+    if idle_seconds is not None and now - last_seen > idle_seconds:
+        return None, lambda write: end_session(write, token)
+    session = Session(User(row.id, row.name, row.role), token, row.reauth_at or 0.0)
+    if now - last_seen > TOUCH_SECONDS:
+        return session, lambda write: write.execute(
+            sa.text("UPDATE review_sessions SET last_seen_at = :t WHERE token_hash = :h"),
+            {"t": now, "h": _token_hash(token)})
+    return session, None
+
+
+def reauthenticated(conn: Connection, token: str) -> None:
+    """The user of this session has just given their password again."""
+    conn.execute(sa.text("UPDATE review_sessions SET reauth_at = :t WHERE token_hash = :h"),
+                 {"t": time.time(), "h": _token_hash(token)})
 
 
 def end_session(conn: Connection, token: str) -> None:
@@ -192,11 +266,15 @@ class Signer:
         if not signed or "." not in signed:
             return None
         value, _, mac = signed.rpartition(".")
-        return value if hmac.compare_digest(mac, self._mac(value, purpose)) else None
+        given = mac.encode("utf-8", "surrogatepass")
+        return value if hmac.compare_digest(given, self._mac(value, purpose).encode()) else None
 
-    def csrf_token(self, csrf_cookie_value: str) -> str:
-        """The token forms must carry: bound to the visitor's signed CSRF cookie."""
-        return self._mac(csrf_cookie_value, "csrf")
+    def csrf_token(self, bound_to: str, purpose: str = "csrf") -> str:
+        """The token forms must carry: bound to the session token once signed in (a new one at every
+        login), before that to the visitor's signed pre-login cookie."""
+        return self._mac(bound_to, purpose)
 
-    def csrf_ok(self, csrf_cookie_value: Optional[str], token: Optional[str]) -> bool:
-        return bool(csrf_cookie_value and token) and hmac.compare_digest(token, self.csrf_token(csrf_cookie_value))
+    def csrf_ok(self, bound_to: Optional[str], token: object, purpose: str = "csrf") -> bool:
+        if not bound_to or not isinstance(token, str) or not token:
+            return False
+        return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self.csrf_token(bound_to, purpose).encode())

@@ -16,11 +16,35 @@ import argparse
 import csv
 import getpass
 import json
+import re
 import sys
 from typing import List, Optional
 
 from review import audit, auth, config, db, exports, migrations, queries, retention, sync
 from review.redact import Redactor
+
+
+# C0 and C1 control characters (ESC starts terminal escape sequences) and the bidirectional
+# overrides, which can make a line read other than it is: shown as \\xNN or \\uNNNN.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# in a CSV or JSON line, tab and line breaks are the format's own (quoted, or escaped by json)
+CONTROL_IN_DATA = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(value: object) -> str:
+    """A value for a line of the terminal: every control character escaped."""
+    return CONTROL.sub(_escape, str(value))
+
+
+def printable_data(text: str) -> str:
+    """CSV or JSON output: control characters escaped, the format's tabs and line breaks kept
+    (in JSON they are escaped already, so what is left of them is the format's own)."""
+    return CONTROL_IN_DATA.sub(_escape, text)
 
 
 def _actor() -> str:
@@ -103,49 +127,62 @@ def _list(engine, args, redactor: Redactor) -> int:
     records = [_summary_record(r, redactor) for r in rows]
     if args.format == "jsonl":
         for record in records:
-            print(json.dumps(record, ensure_ascii=False))
+            print(printable_data(json.dumps(record, ensure_ascii=False)))
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=SUMMARY_FIELDS)
+        writer = csv.DictWriter(_DataOut(sys.stdout), fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows({k: exports.safe_cell(v) for k, v in record.items()} for record in records)
     else:
         for r in records:
             flags = " ".join(f for f, on in (("FELL-BACK", r["fell_back"]), ("RED-FLAG:" + r["red_flags"], r["red_flags"]),
                                              ("reviewed", r["reviewed"])) if on)
-            print(f"{r['last_time']}  {r['sender_id']:<30} {r['channel'] or '-':<10} {r['messages']:>4} msgs  "
-                  f"min conf {r['min_confidence'] if r['min_confidence'] is not None else '-'}  {flags}")
+            print(printable(f"{r['last_time']}  {r['sender_id']:<30} {r['channel'] or '-':<10} {r['messages']:>4} msgs  "
+                            f"min conf {r['min_confidence'] if r['min_confidence'] is not None else '-'}  {flags}"))
     return 0
 
 
+class _DataOut:
+    """Standard output for CSV and JSON data, control characters escaped."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(printable_data(text))
+
+
 def _show(engine, args, redactor: Redactor) -> int:
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         conversation = queries.transcript(conn, args.sender_id)
-        if conversation is None:
-            print(f"No conversation {args.sender_id!r}.", file=sys.stderr)
-            return 1
+    if conversation is None:
+        print(printable(f"No conversation {args.sender_id!r}."), file=sys.stderr)
+        return 1
+    with db.writing(engine) as conn:
         audit.record(conn, _actor(), "view", args.sender_id)
     turns = [exports.turn_record(t, redactor) for t in conversation["turns"]]
     if args.format == "json":
-        print(json.dumps({"sender_id": redactor.redact(args.sender_id), "turns": turns}, ensure_ascii=False, indent=2))
+        print(printable_data(json.dumps({"sender_id": redactor.redact(args.sender_id), "turns": turns},
+                                        ensure_ascii=False, indent=2)))
         return 0
     for t in turns:
         if t["kind"] == "user":
-            print(f"{t['time']} USER {t['text']}  [{t['intent']} {t['confidence']}]" + (" FELL BACK" if t["fell_back"] else ""))
+            line = f"{t['time']} USER {t['text']}  [{t['intent']} {t['confidence']}]" + (" FELL BACK" if t["fell_back"] else "")
         elif t["kind"] == "bot":
-            print(f"{t['time']} BOT  {t['text']}")
+            line = f"{t['time']} BOT  {t['text']}"
         else:
-            print(f"{t['time']} {t['kind']} {t['action'] or ''}")
+            line = f"{t['time']} {t['kind']} {t['action'] or ''}"
+        print(printable(line))
     return 0
 
 
 def _export(engine, args, redactor: Redactor) -> int:
     filters = _filters(args)
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else _DataOut(sys.stdout)
     try:
         with db.long_reader(engine) as conn:
             for chunk in exports.export(conn, args.format, filters, redactor):
                 out.write(chunk)
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             audit.record(conn, _actor(), "export", args.format, json.dumps(filters.to_params()))
     finally:
         if args.output:
@@ -166,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 0
         if args.command == "create-user":
             password = _read_password()
-            with engine.begin() as conn:
+            with db.writing(engine) as conn:
                 auth.create_user(conn, args.name, args.role, password)
                 audit.record(conn, _actor(), "create-user", args.name, args.role)
             print(f"Created {args.role} {args.name!r}.")
@@ -181,11 +218,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         synced = sync.sync(engine, redactor)
         if args.command == "sync":
             print(f"Synced {synced} new events.")
+            with engine.connect() as conn:
+                count, newest = sync.set_aside(conn)
+            if count:
+                print(f"{count} events could not be imported and were set aside (newest first):", file=sys.stderr)
+                for entry in newest:
+                    print(printable(f"  event {entry['event_id']} of {redactor.redact(entry['sender_id'])}: "
+                                    f"{entry['reason']}"), file=sys.stderr)
             return 0
         handlers = {"list": _list, "show": _show, "export": _export}
         return handlers[args.command](engine, args, redactor)
     except (auth.AuthError, queries.QueryError, config.ConfigError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(printable(f"error: {error}"), file=sys.stderr)
         return 2
 
 

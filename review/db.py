@@ -1,8 +1,9 @@
 """Database access: the tracker store's engine, built from the same settings Rasa uses."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
@@ -11,6 +12,15 @@ from review.config import ROOT
 
 
 READ_ONLY_LONG = "READ_ONLY_LONG"
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. On SQLite it takes the write lock first (BEGIN IMMEDIATE), waiting for
+    it as long as the busy timeout allows: a transaction that read first and then writes fails at
+    once (database is locked) when Rasa has written in between."""
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        yield conn
 
 
 def long_reader(engine: Engine) -> Connection:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from review.queries import Filters, Turn, iter_conversations, labelled_messages, transcript
 from review.redact import Redactor
+from review.sync import cut_note
 
 FORMATS = ("csv", "jsonl", "nlu")
 CSV_COLUMNS = ["sender_id", "channel", "event_id", "time", "kind", "text", "intent", "confidence", "entities",
@@ -28,18 +29,22 @@ def iso(timestamp: float) -> str:
 
 
 def turn_record(turn: Turn, redactor: Redactor) -> Dict:
-    """A turn as a plain dict, its text and entity values redacted."""
+    """A turn as a plain dict, its text (cut at sync.MAX_TEXT_CHARS, and marked so) and entity values
+    redacted."""
     return {
-        "event_id": turn.event_id, "time": iso(turn.time), "kind": turn.kind, "text": redactor.redact(turn.text),
+        "event_id": turn.event_id, "time": iso(turn.time), "kind": turn.kind,
+        "text": redactor.redact(turn.text) + cut_note(turn.cut), "cut_chars": turn.cut,
         "intent": turn.intent, "confidence": turn.confidence,
         "entities": [{"entity": e.get("entity"), "value": redactor.redact(str(e.get("value")))} for e in turn.entities],
         "action": turn.action, "fell_back": turn.fell_back,
     }
 
 
-def _safe_cell(value: object) -> object:
-    """Spreadsheets run cells that start with = + - @ as formulas: prefix those with '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+def safe_cell(value: object) -> object:
+    """Spreadsheets run cells that start with = + - @ as formulas: prefix those with '.
+
+    Every CSV this project writes (web export, CLI export and list) goes through it."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
         return "'" + value
     return value
 
@@ -52,7 +57,7 @@ def csv_export(conn: Connection, filters: Filters, redactor: Redactor) -> Iterat
     for row in iter_conversations(conn, filters):
         for turn in transcript(conn, row["sender_id"])["turns"]:
             record = turn_record(turn, redactor)
-            writer.writerow([_safe_cell(v) for v in [
+            writer.writerow([safe_cell(v) for v in [
                 redactor.redact(row["sender_id"]), row["channel"], record["event_id"], record["time"], record["kind"],
                 record["text"], record["intent"], record["confidence"], json.dumps(record["entities"]),
                 record["action"], int(record["fell_back"]), row["red_flags"], ",".join(row["tags"]), row["reviewed"],

@@ -102,6 +102,19 @@ def _channel_order_index(conn: Connection) -> None:
     ])
 
 
+def _hardening(conn: Connection) -> None:
+    """Events set aside by the sync, the purge counter the sync checks, session activity."""
+    _run(conn, [
+        """CREATE TABLE review_sync_errors (event_id BIGINT PRIMARY KEY, sender_id VARCHAR(255) NOT NULL,
+            reason TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)""",
+        "INSERT INTO review_sync_state (name, last_event_id) VALUES ('purges', 0)",
+        "ALTER TABLE review_sessions ADD COLUMN last_seen_at DOUBLE PRECISION",
+        "ALTER TABLE review_sessions ADD COLUMN reauth_at DOUBLE PRECISION",
+        "UPDATE review_sessions SET last_seen_at = created_at, reauth_at = created_at",
+        "CREATE INDEX ix_review_audit_at ON review_audit (at)",
+    ])
+
+
 def has_fts5(conn: Connection) -> bool:
     """Whether this SQLite library was built with FTS5."""
     options = {row[0] for row in conn.execute(sa.text("PRAGMA compile_options"))}
@@ -112,6 +125,7 @@ MIGRATIONS: List[Tuple[int, str, Callable[[Connection], None]]] = [
     (1, "accounts, sessions, summary, tags, notes, labels, audit", _initial),
     (2, "full-text search over user messages", _search_index),
     (3, "channel index in list order", _channel_order_index),
+    (4, "sync errors, purge counter, session activity", _hardening),
 ]
 
 

@@ -14,11 +14,31 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from review.migrations import search_backend
-from review.sync import FALLBACK_ACTION, user_fields
+from review.sync import FALLBACK_ACTION, UNSAFE_CHARACTERS, clip, user_fields
 
 SORTS = ("recent", "red_flag")
 TAG_PATTERN = re.compile(r"^[\w .:-]{1,50}$")
 INTENT_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,100}$")
+MAX_ID = 2 ** 63 - 1  # the largest id PostgreSQL's BIGINT holds
+MAX_SENDER_CHARS = 255  # Rasa's events.sender_id
+
+
+def text_value(value: Optional[str], limit: int = 200) -> str:
+    """A filter value as typed, without control characters or lone surrogates, at most `limit` long."""
+    return UNSAFE_CHARACTERS.sub("", value or "").strip()[:limit]
+
+
+def valid_sender(sender_id: str) -> bool:
+    """Whether a conversation id from a URL can be one at all (else: no such conversation)."""
+    return 0 < len(sender_id) <= MAX_SENDER_CHARS and not UNSAFE_CHARACTERS.search(sender_id)
+
+
+def parse_id(value: object, name: str = "message id") -> int:
+    """A positive id from a form or a query, or QueryError."""
+    text = str(value if value is not None else "").strip()
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_ID:
+        raise QueryError(f"bad {name}")
+    return int(text)
 
 
 class QueryError(ValueError):
@@ -60,21 +80,22 @@ class Filters:
         def flag(name: str) -> bool:
             return (values.get(name) or "") not in ("", "0", "false")
 
-        confidence = (values.get("max_confidence") or "").strip()
+        confidence = text_value(values.get("max_confidence"))
         try:
             max_confidence = float(confidence) if confidence else None
         except ValueError as error:
             raise QueryError("max_confidence: use a number between 0 and 1") from error
+        if max_confidence is not None and not 0 <= max_confidence <= 1:
+            raise QueryError("max_confidence: use a number between 0 and 1")
         reviewed = values.get("reviewed") or ""
         sort = values.get("sort") or "recent"
         if reviewed not in ("", "yes", "no") or sort not in SORTS:
             raise QueryError("reviewed must be yes or no, sort recent or red_flag")
         return cls(
-            since=_date(values.get("since"), "since"), until=_date(values.get("until"), "until"),
-            channel=(values.get("channel") or "").strip(), intent=(values.get("intent") or "").strip(),
+            since=_date(text_value(values.get("since")), "since"), until=_date(text_value(values.get("until")), "until"),
+            channel=text_value(values.get("channel")), intent=text_value(values.get("intent")),
             fell_back=flag("fell_back"), red_flag=flag("red_flag"), max_confidence=max_confidence,
-            tag=(values.get("tag") or "").strip(), reviewed=reviewed, q=(values.get("q") or "").strip()[:200],
-            sort=sort,
+            tag=text_value(values.get("tag")), reviewed=reviewed, q=text_value(values.get("q")), sort=sort,
         )
 
     def to_params(self) -> Dict[str, str]:
@@ -102,11 +123,16 @@ def encode_cursor(row: Mapping[str, Any], sort: str) -> str:
 
 
 def decode_cursor(cursor: str, sort: str) -> list:
+    """The keyset of a page cursor: ([red_flag,] last_time, sender_id), each of its type."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as error:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, TypeError, UnicodeError) as error:
         raise QueryError("bad page cursor") from error
     if not isinstance(key, list) or len(key) != (3 if sort == "red_flag" else 2):
+        raise QueryError("bad page cursor")
+    *flag, last_time, sender = key
+    number = isinstance(last_time, (int, float)) and not isinstance(last_time, bool) and abs(last_time) < 1e12
+    if not number or not isinstance(sender, str) or not valid_sender(sender) or flag not in ([], [0], [1]):
         raise QueryError("bad page cursor")
     return key
 
@@ -232,6 +258,7 @@ class Turn:
     confidence: Optional[float] = None
     entities: List[Dict[str, Any]] = field(default_factory=list)
     buttons: List[Dict[str, Any]] = field(default_factory=list)
+    cut: int = 0  # characters of the text not shown (sync.MAX_TEXT_CHARS)
     action: Optional[str] = None
     channel: Optional[str] = None
     fell_back: bool = False
@@ -257,19 +284,25 @@ def transcript(conn: Connection, sender_id: str) -> Optional[Dict[str, Any]]:
     last_user: Optional[Turn] = None
     for row in conn.execute(sa.text("SELECT id, type_name, timestamp, action_name, data FROM events "
                                     "WHERE sender_id = :s ORDER BY id"), {"s": sender_id}):
-        data = json.loads(row.data or "{}")
         if row.type_name not in SHOWN_EVENTS:
             continue
+        try:
+            data = json.loads(row.data or "{}")
+        except ValueError:
+            data = {}  # set aside by the sync; shown as an empty turn
+        data = data if isinstance(data, dict) else {}
         turn = Turn(row.id, row.type_name, row.timestamp or 0.0)
         if row.type_name == "user":
-            turn.text, turn.intent, turn.confidence, turn.entities, turn.channel = user_fields(data)
+            text, turn.intent, turn.confidence, turn.entities, turn.channel = user_fields(data)
+            turn.text, turn.cut = clip(text)
             turn.label = labels.get(row.id)
             last_user = turn
         elif row.type_name == "bot":
-            turn.text = data.get("text") or ""
-            turn.buttons = (data.get("data") or {}).get("buttons") or []
+            turn.text, turn.cut = clip(data.get("text") if isinstance(data.get("text"), str) else "")
+            buttons = (data.get("data") if isinstance(data.get("data"), dict) else {}).get("buttons")
+            turn.buttons = [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
         elif row.type_name == "action":
-            turn.action = data.get("name") or row.action_name
+            turn.action = data.get("name") if isinstance(data.get("name"), str) else row.action_name
             if turn.action == "action_listen":
                 continue
             if turn.action == FALLBACK_ACTION and last_user:
@@ -303,7 +336,7 @@ def remove_tag(conn: Connection, sender_id: str, tag: str) -> None:
 
 
 def add_note(conn: Connection, sender_id: str, body: str, user: str) -> None:
-    body = body.strip()
+    body = UNSAFE_CHARACTERS.sub("", body).strip()
     if not body or len(body) > 5000:
         raise QueryError("a note has 1 to 5000 characters")
     _require_conversation(conn, sender_id)
@@ -335,13 +368,18 @@ def set_label(conn: Connection, sender_id: str, event_id: int, intent: str, user
                      {"i": event_id, "s": sender_id, "n": intent, "u": user, "t": time.time()})
 
 
-def message_text(conn: Connection, sender_id: str, event_id: int) -> Optional[str]:
-    """The raw text of one user or bot message (for an audited reveal)."""
+def message_text(conn: Connection, sender_id: str, event_id: int) -> Optional[Tuple[str, int]]:
+    """The raw text of one user or bot message (for an audited reveal), clipped like every text
+    review shows: (text, characters cut off)."""
     row = conn.execute(sa.text("SELECT type_name, data FROM events WHERE id = :i AND sender_id = :s"),
                        {"i": event_id, "s": sender_id}).first()
     if row is None or row.type_name not in ("user", "bot"):
         return None
-    return json.loads(row.data or "{}").get("text") or ""
+    try:
+        text = json.loads(row.data or "{}").get("text")
+    except (ValueError, AttributeError):
+        text = None
+    return clip(text if isinstance(text, str) else "")
 
 
 def labelled_messages(conn: Connection) -> List[Tuple[str, str, int]]:
@@ -349,4 +387,12 @@ def labelled_messages(conn: Connection) -> List[Tuple[str, str, int]]:
     rows = conn.execute(sa.text(
         "SELECT l.intent, e.data, e.id FROM review_intent_labels l JOIN events e ON e.id = l.event_id "
         "ORDER BY l.intent, e.id"))
-    return [(intent, json.loads(data or "{}").get("text") or "", event_id) for intent, data, event_id in rows]
+    out = []
+    for intent, data, event_id in rows:
+        try:
+            text = json.loads(data or "{}").get("text")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(text, str):
+            out.append((intent, clip(text)[0], event_id))
+    return out

@@ -1,25 +1,118 @@
 """Incremental sync from Rasa's `events` table into `review_conversations` and the search index.
 
-`review_sync_state.last_event_id` is the watermark: each batch reads the events after it, merges
-them into the per-conversation summary, indexes the (redacted) user messages and moves the
-watermark with a compare-and-set, all in one transaction. A concurrent sync (the CLI next to the
-web app) therefore either waits or finds the watermark moved and stops: nothing counts twice.
+`review_sync_state` holds the watermark (`events`: every event with an id at or below it has been
+processed) and a purge counter (`purges`). A batch is read and redacted with no lock held; then,
+in one short write transaction, the watermark moves with a compare-and-set (the watermark and
+the purge counter must be as they were when the batch was read) and the batch is written. A
+concurrent sync (the CLI next to the web app) or a purge in between therefore makes the batch
+start again: nothing counts twice, and nothing purged comes back.
+
+Redaction never runs inside the write transaction (on SQLite it would block Rasa's writes), and
+only the first MAX_TEXT_CHARS characters of a message are redacted and indexed.
+
+On PostgreSQL, ids come from a sequence and a transaction that took a lower id can commit after
+one that took a higher id: a batch stops before a gap in the ids until the events after the gap
+are GAP_WAIT_SECONDS old (a gap that old is a rolled-back insert or a purged event).
+
+An event that cannot be read or stored (malformed data, a value the database refuses) is set
+aside in `review_sync_errors` with the reason, and the sync goes on: it is reported on the
+conversation list and by `python -m review.cli sync`, and never retried.
 """
 from __future__ import annotations
 
 import json
+import logging
+import math
+import re
+import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from review.db import events_table_exists, in_chunks
+from review.db import events_table_exists, in_chunks, is_sqlite
 from review.migrations import search_backend
 from review.redact import Redactor
 
-BATCH = 5000
+log = logging.getLogger("review.sync")
+
+BATCH = 2000
 FALLBACK_ACTION = "action_fallback"
+GAP_WAIT_SECONDS = 30.0
+# What review stores, indexes and shows of one message; the tracker store keeps all of it.
+MAX_TEXT_CHARS = 4000
+MAX_ENTITY_CHARS = 200
+# Channel and intent names as Rasa and this project make them; anything else (a client's own
+# input_channel, a typed "/<300 characters>" payload) is shown as "invalid".
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+INVALID = "invalid"
+# The parse data the NLU pipeline sets on a message it flagged. A payload a user types
+# ("/emergency{...}") bypasses the pipeline, so it never counts.
+RED_FLAG_TIERS = ("confirmed", "suspected")
+RED_FLAG_EXTRACTOR = "RedFlagClassifier"
+# Characters a database or a terminal must not get: NUL and the other C0/C1 controls, and lone
+# surrogates (from bytes that were not UTF-8).
+UNSAFE_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clip(text: str, limit: int = MAX_TEXT_CHARS) -> Tuple[str, int]:
+    """(at most `limit` characters of `text`, how many were cut off)."""
+    return (text, 0) if len(text) <= limit else (text[:limit], len(text) - limit)
+
+
+def cut_note(cut: int) -> str:
+    """What a cut text ends with in the pages and exports."""
+    return f" [… {cut:,} more characters not shown]" if cut else ""
+
+
+def safe_name(value: Any) -> Optional[str]:
+    """A channel or intent name as it may be stored and shown; None when there is none."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) and NAME_PATTERN.match(value) else INVALID
+
+
+def _mapping(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _confidence(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def entities_of(parse: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The entities of a parse, each value a short string (a typed payload can carry anything)."""
+    entities = parse.get("entities")
+    out = []
+    for entity in entities if isinstance(entities, list) else []:
+        if isinstance(entity, dict):
+            value, _ = clip(str(entity.get("value")), MAX_ENTITY_CHARS)
+            out.append({"entity": clip(str(entity.get("entity")), MAX_ENTITY_CHARS)[0], "value": value,
+                        "extractor": entity.get("extractor") if isinstance(entity.get("extractor"), str) else None})
+    return out
+
+
+def red_flags_of(parse: Dict[str, Any], entities: List[Dict[str, Any]]) -> Set[str]:
+    """The red-flag categories the NLU pipeline set on a message (never a typed payload's)."""
+    safety = _mapping(parse.get("safety"))
+    flags = set()
+    if safety.get("tier") in RED_FLAG_TIERS:
+        flags.add(safe_name(safety.get("category")) or "red_flag")
+    flags |= {safe_name(e["value"]) or INVALID for e in entities
+              if e["entity"] == "red_flag" and e["extractor"] == RED_FLAG_EXTRACTOR}
+    return flags
+
+
+def user_fields(data: dict) -> tuple:
+    """(text, intent, confidence, entities, channel) of a user event's data, whatever its shape."""
+    parse = _mapping(data.get("parse_data"))
+    intent = _mapping(parse.get("intent"))
+    text = data.get("text")
+    return (text if isinstance(text, str) else "", safe_name(intent.get("name")), _confidence(intent.get("confidence")),
+            entities_of(parse), safe_name(data.get("input_channel")))
 
 
 @dataclass
@@ -52,34 +145,56 @@ class Summary:
         )
 
 
-def user_fields(data: dict) -> tuple:
-    """(text, intent, confidence, entities, channel) of a user event's data."""
-    parse = data.get("parse_data") or {}
-    intent = parse.get("intent") or {}
-    return (data.get("text") or "", intent.get("name"), intent.get("confidence"),
-            parse.get("entities") or [], data.get("input_channel"))
+class BadEvent(ValueError):
+    """An event whose data cannot be read."""
 
 
-def summarise(rows: List[sa.engine.Row]) -> tuple:
-    """Per-sender summaries and the user messages to index, from a batch of event rows."""
-    summaries: Dict[str, Summary] = {}
-    messages = []
+def _event_summary(row: Any) -> Tuple[Summary, Optional[str]]:
+    """One event's part of its conversation's summary, and the text of a user message."""
+    timestamp = _confidence(row.timestamp) or 0.0
+    part = Summary(first_time=timestamp, last_time=timestamp, event_count=1)
+    text = None
+    if row.type_name == "user":
+        try:
+            data = json.loads(row.data or "{}")
+        except ValueError as problem:
+            raise BadEvent(f"the event's data is not JSON ({problem})") from problem
+        if not isinstance(data, dict):
+            raise BadEvent("the event's data is not a JSON object")
+        text, intent, confidence, entities, channel = user_fields(data)
+        part.message_count, part.channel, part.min_confidence = 1, channel, confidence
+        part.intents = {intent} if intent else set()
+        part.red_flags = red_flags_of(_mapping(data.get("parse_data")), entities)
+    elif row.type_name == "action" and row.action_name == FALLBACK_ACTION:
+        part.fell_back = True
+    return part, text
+
+
+@dataclass
+class Batch:
+    """A batch of events, summarised and redacted, ready to be written."""
+
+    last_id: int
+    summaries: Dict[str, Summary] = field(default_factory=dict)
+    messages: List[Tuple[int, str, str]] = field(default_factory=list)  # (event id, sender, redacted text)
+    bad: List[Tuple[int, str, str]] = field(default_factory=list)  # (event id, sender, reason)
+
+
+def prepare(rows: Sequence[Any], redactor: Redactor) -> Batch:
+    """Summaries per conversation, and the clipped, redacted user messages to index."""
+    batch = Batch(last_id=rows[-1].id)
     for row in rows:
-        timestamp = row.timestamp or 0.0
-        part = Summary(first_time=timestamp, last_time=timestamp, event_count=1)
-        if row.type_name == "user":
-            text, intent, confidence, entities, channel = user_fields(json.loads(row.data or "{}"))
-            part.message_count, part.channel = 1, channel
-            part.min_confidence = float(confidence) if confidence is not None else None
-            part.intents = {intent} if intent else set()
-            part.red_flags = {str(e.get("value")) for e in entities if e.get("entity") == "red_flag"}
-            if text.strip():
-                messages.append((row.id, row.sender_id, text))
-        elif row.type_name == "action" and row.action_name == FALLBACK_ACTION:
-            part.fell_back = True
-        previous = summaries.get(row.sender_id)
-        summaries[row.sender_id] = previous.merge(part) if previous else part
-    return summaries, messages
+        try:
+            part, text = _event_summary(row)
+        except BadEvent as problem:
+            batch.bad.append((row.id, row.sender_id, str(problem)))
+            continue
+        previous = batch.summaries.get(row.sender_id)
+        batch.summaries[row.sender_id] = previous.merge(part) if previous else part
+        if text and text.strip():
+            body, _ = clip(text)
+            batch.messages.append((row.id, row.sender_id, UNSAFE_CHARACTERS.sub(" ", redactor.redact(body))))
+    return batch
 
 
 def _load_existing(conn: Connection, senders: List[str]) -> Dict[str, Summary]:
@@ -98,7 +213,8 @@ def _load_existing(conn: Connection, senders: List[str]) -> Dict[str, Summary]:
     return existing
 
 
-def _write(conn: Connection, summaries: Dict[str, Summary], existing: Dict[str, Summary]) -> None:
+def _write(conn: Connection, summaries: Dict[str, Summary]) -> None:
+    existing = _load_existing(conn, list(summaries))
     params = []
     for sender, new in summaries.items():
         merged = existing[sender].merge(new) if sender in existing else new
@@ -126,10 +242,10 @@ def _write(conn: Connection, summaries: Dict[str, Summary], existing: Dict[str, 
             "INSERT INTO review_conversation_intents (sender_id, intent) VALUES (:s, :i) ON CONFLICT DO NOTHING"), intents)
 
 
-def _index(conn: Connection, messages: list, redactor: Redactor) -> None:
+def _index(conn: Connection, messages: List[Tuple[int, str, str]]) -> None:
     if not messages:
         return
-    rows = [{"id": event_id, "s": sender, "b": redactor.redact(text)} for event_id, sender, text in messages]
+    rows = [{"id": event_id, "s": sender, "b": body} for event_id, sender, body in messages]
     if search_backend(conn) == "fts5":
         statement = "INSERT INTO review_messages_fts (rowid, body, sender_id) VALUES (:id, :b, :s)"
     else:
@@ -137,49 +253,107 @@ def _index(conn: Connection, messages: list, redactor: Redactor) -> None:
     conn.execute(sa.text(statement), rows)
 
 
+def _set_aside(conn: Connection, bad: List[Tuple[int, str, str]]) -> None:
+    if bad:
+        conn.execute(sa.text("INSERT INTO review_sync_errors (event_id, sender_id, reason, at) VALUES (:i, :s, :r, :t) "
+                             "ON CONFLICT DO NOTHING"),
+                     [{"i": i, "s": s, "r": r[:1000], "t": time.time()} for i, s, r in bad])
+        for event_id, _sender, reason in bad:
+            log.error("event %s set aside, not imported into review: %s", event_id, reason)
+
+
 class _Raced(Exception):
-    """Another sync moved the watermark first: this batch is rolled back."""
+    """Another sync or a purge moved the watermark first: this batch is read again."""
 
 
-def sync_batch(engine: Engine, redactor: Redactor, batch: int = BATCH) -> int:
-    """Process the next batch of events; the number processed (0: up to date or raced)."""
+def _state(conn: Connection) -> Tuple[int, int]:
+    rows = dict(conn.execute(sa.text("SELECT name, last_event_id FROM review_sync_state")).all())
+    return rows["events"], rows.get("purges", 0)
+
+
+def _readable(rows: List[Any], watermark: int, postgres: bool, now: float) -> List[Any]:
+    """The rows that may be processed now: on PostgreSQL, up to a gap in the ids that is recent."""
+    if not postgres:
+        return rows
+    expected = watermark + 1
+    for position, row in enumerate(rows):
+        if row.id != expected and (_confidence(row.timestamp) or 0.0) > now - GAP_WAIT_SECONDS:
+            return rows[:position]
+        expected = row.id + 1
+    return rows
+
+
+def _store(conn: Connection, batch: Batch) -> None:
+    """Write a batch; what the database refuses is set aside event by event, never retried."""
     try:
-        return _sync_batch(engine, redactor, batch)
-    except _Raced:
-        return 0
+        with conn.begin_nested():
+            _write(conn, batch.summaries)
+            _index(conn, batch.messages)
+    except sa.exc.DBAPIError:
+        log.warning("a batch of events could not be written at once: writing it event by event")
+        for sender, summary in batch.summaries.items():
+            try:
+                with conn.begin_nested():
+                    _write(conn, {sender: summary})
+                    _index(conn, [m for m in batch.messages if m[1] == sender])
+            except sa.exc.DBAPIError as problem:
+                reason = f"the database refused it: {str(problem.orig).splitlines()[0] if problem.orig else problem}"
+                ids = sorted({m[0] for m in batch.messages if m[1] == sender}) or [batch.last_id]
+                batch.bad += [(event_id, sender, reason) for event_id in ids]
+    _set_aside(conn, batch.bad)
 
 
-def _sync_batch(engine: Engine, redactor: Redactor, batch: int) -> int:
-    # IMMEDIATE: on SQLite take the write lock first, so that upgrading a read lock cannot fail
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+RETRIES = 20  # races with other syncs or purges in a row before a sync gives up until next time
+
+
+def _sync_batch(engine: Engine, redactor: Redactor, size: int) -> int:
+    """Process the next batch of events; the number processed (0: up to date). _Raced: read again."""
+    with engine.connect() as conn, conn.begin():  # a read: it takes no lock that Rasa's writes wait for
         if not events_table_exists(conn):
             return 0
-        watermark = conn.execute(
-            sa.text("SELECT last_event_id FROM review_sync_state WHERE name = 'events'")).scalar_one()
+        watermark, purges = _state(conn)
         rows = conn.execute(
             sa.text("SELECT id, sender_id, type_name, timestamp, action_name, data FROM events "
                     "WHERE id > :w ORDER BY id LIMIT :n"),
-            {"w": watermark, "n": batch},
+            {"w": watermark, "n": size},
         ).all()
-        if not rows:
-            return 0
+        postgres = not is_sqlite(conn)
+    rows = _readable(rows, watermark, postgres, time.time())
+    if not rows:
+        return 0
+    prepared = prepare(rows, redactor)  # the slow part, outside any transaction
+    # IMMEDIATE: on SQLite take the write lock first, so that upgrading a read lock cannot fail
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
         moved = conn.execute(
-            sa.text("UPDATE review_sync_state SET last_event_id = :new WHERE name = 'events' AND last_event_id = :old"),
-            {"new": rows[-1].id, "old": watermark},
+            sa.text("UPDATE review_sync_state SET last_event_id = :new WHERE name = 'events' AND last_event_id = :old "
+                    "AND (SELECT last_event_id FROM review_sync_state WHERE name = 'purges') = :purges"),
+            {"new": prepared.last_id, "old": watermark, "purges": purges},
         )
         if moved.rowcount != 1:
             raise _Raced
-        summaries, messages = summarise(rows)
-        _write(conn, summaries, _load_existing(conn, list(summaries)))
-        _index(conn, messages, redactor)
-        return len(rows)
+        _store(conn, prepared)
+    return len(rows)
 
 
 def sync(engine: Engine, redactor: Redactor, batch: int = BATCH) -> int:
     """Catch up with the events table; the number of events processed."""
-    total = 0
+    total, races = 0, 0
     while True:
-        done = sync_batch(engine, redactor, batch)
+        try:
+            done = _sync_batch(engine, redactor, batch)
+        except _Raced:  # another sync or a purge went first: read the batch again
+            races += 1
+            if races > RETRIES:
+                return total
+            continue
         if not done:
             return total
         total += done
+
+
+def set_aside(conn: Connection, limit: int = 20) -> Tuple[int, List[Dict[str, Any]]]:
+    """How many events were set aside, and the newest of them."""
+    count = conn.execute(sa.text("SELECT COUNT(*) FROM review_sync_errors")).scalar_one()
+    rows = conn.execute(sa.text("SELECT event_id, sender_id, reason, at FROM review_sync_errors "
+                                "ORDER BY event_id DESC LIMIT :n"), {"n": limit})
+    return count, [dict(r._mapping) for r in rows]

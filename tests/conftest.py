@@ -105,7 +105,9 @@ def http(url: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str
 # --- the real assistant, started once for the tests that talk to it ---------------------------
 
 EMERGENCY_NUMBER = "000-TEST-112"
-API_TOKEN = "e2e-test-token"
+API_TOKEN = "e2e-test-token-for-the-http-api"
+REST_TOKEN = "e2e-test-token-for-the-rest-channel-0123"
+REST_HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {REST_TOKEN}"}
 START_TIMEOUT = 240
 
 
@@ -116,7 +118,7 @@ class Assistant:
 
     def send(self, sender: str, message: Any) -> List[Dict[str, Any]]:
         body = json.dumps({"sender": sender, "message": message}).encode()
-        status, data = http(f"{self.url}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+        status, data = http(f"{self.url}/webhooks/rest/webhook", body, REST_HEADERS)
         assert status == 200, data
         return json.loads(data)
 
@@ -125,7 +127,7 @@ class Assistant:
 
     def events(self, sender: str) -> List[Dict[str, Any]]:
         """The conversation's events, from Rasa's HTTP API."""
-        status, data = http(f"{self.url}/conversations/{sender}/tracker?token={API_TOKEN}")
+        status, data = http(f"{self.url}/conversations/rest:{sender}/tracker?token={API_TOKEN}")
         assert status == 200, data
         return json.loads(data)["events"]
 
@@ -145,6 +147,10 @@ def assistant(tmp_path_factory):
         TRACKER_DB=str(work / "tracker.db"),
         RASA_LOG_DIR=str(work / "logs"),
         RASA_API_TOKEN=API_TOKEN,
+        RASA_REST_TOKEN=REST_TOKEN,
+        RASA_SESSION_KEY="e2e-test-session-key-0123456789",
+        REVIEW_PORT=str(free_port()),
+        REVIEW_SECRET_KEY="e2e-test-review-key-0123456789",
         EMERGENCY_NUMBER=EMERGENCY_NUMBER,
     )
     log = open(work / "run.log", "wb")

@@ -34,6 +34,7 @@ from conftest import ROOT, free_port, http
 
 import settings  # noqa: E402
 from channels import credentials as channel_credentials  # noqa: E402
+from channels.conversations import SeenCache  # noqa: E402
 from channels.credentials import (  # noqa: E402
     GENERATED_NAME,
     SLACK_MODULE,
@@ -55,7 +56,7 @@ QUIET_SECONDS = 3  # how long to watch for anything reaching the bot after a ref
 
 TELEGRAM_TOKEN = "123456789:TEST-telegram_token"
 TELEGRAM_BOT_NAME = "ms_physio_test_bot"
-TELEGRAM_SECRET = "telegram-secret_TOKEN-123"
+TELEGRAM_SECRET = "telegram-secret_TOKEN-0123456789abcdef"
 TELEGRAM_WEBHOOK_URL = "https://assistant.example/webhooks/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SLACK_BOT_TOKEN = "xoxb-test-slack-bot-token"
@@ -64,7 +65,12 @@ SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 FOLLOW_UP_TITLES = ["How much?", "Is it safe?", "At home?"]
 AMOUNT_PAYLOAD = '/ask_exercise_amount{"exercise": "aquatic"}'
 
+SOCKETIO_MODULE = "channels.socketio.SocketIOInput"
+
+REST_TOKEN = "rest-token-for-the-channel-tests-0123456789"
+
 ALL_CHANNEL_VARS = {
+    "RASA_REST_TOKEN": REST_TOKEN,
     "TELEGRAM_TOKEN": TELEGRAM_TOKEN,
     "TELEGRAM_BOT_NAME": TELEGRAM_BOT_NAME,
     "TELEGRAM_WEBHOOK_URL": TELEGRAM_WEBHOOK_URL,
@@ -72,7 +78,7 @@ ALL_CHANNEL_VARS = {
     "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
     "SLACK_SIGNING_SECRET": SLACK_SECRET,
 }
-SECRET_VALUES = [TELEGRAM_TOKEN, TELEGRAM_SECRET, SLACK_BOT_TOKEN, SLACK_SECRET]
+SECRET_VALUES = [REST_TOKEN, TELEGRAM_TOKEN, TELEGRAM_SECRET, SLACK_BOT_TOKEN, SLACK_SECRET]
 
 
 def only(*names: str) -> Dict[str, str]:
@@ -90,18 +96,18 @@ def repo_credentials() -> Dict[str, Any]:
 def test_nothing_configured_gives_rest_and_socketio_as_in_credentials_yml(repo_credentials):
     report = check_channels({**settings.DEFAULTS})
     assert report.credentials == repo_credentials
-    assert set(report.credentials) == {"rest", "socketio"}
-    assert report.live == ["rest", "socketio"]
-    assert report.summary == "Channels live: rest, socketio"
+    assert set(report.credentials) == {SOCKETIO_MODULE}
+    assert report.live == ["socketio"]
+    assert report.summary == "Channels live: socketio"
     assert report.problems == []
 
 
 def test_telegram_only(repo_credentials):
     report = check_channels(only(*TELEGRAM_REQUIRED))
-    assert report.summary == "Channels live: rest, socketio, telegram"
+    assert report.summary == "Channels live: socketio, telegram"
     assert report.problems == []
-    assert set(report.credentials) == {"rest", "socketio", TELEGRAM_MODULE}
-    assert {k: report.credentials[k] for k in ("rest", "socketio")} == repo_credentials
+    assert set(report.credentials) == {SOCKETIO_MODULE, TELEGRAM_MODULE}
+    assert {SOCKETIO_MODULE: report.credentials[SOCKETIO_MODULE]} == repo_credentials
     assert report.credentials[TELEGRAM_MODULE] == {
         "access_token": "${TELEGRAM_TOKEN}",
         "verify": TELEGRAM_BOT_NAME,
@@ -113,9 +119,9 @@ def test_telegram_only(repo_credentials):
 
 def test_slack_only():
     report = check_channels(only(*SLACK_REQUIRED))
-    assert report.summary == "Channels live: rest, socketio, slack"
+    assert report.summary == "Channels live: socketio, slack"
     assert report.problems == []
-    assert set(report.credentials) == {"rest", "socketio", SLACK_MODULE}
+    assert set(report.credentials) == {SOCKETIO_MODULE, SLACK_MODULE}
     assert report.credentials[SLACK_MODULE] == {
         "slack_token": "${SLACK_BOT_TOKEN}",
         "slack_signing_secret": "${SLACK_SIGNING_SECRET}",
@@ -126,7 +132,7 @@ def test_slack_only():
 def test_both_channels_and_custom_api_urls():
     values = dict(ALL_CHANNEL_VARS, TELEGRAM_API_URL="http://127.0.0.1:1/tg", SLACK_API_URL="http://127.0.0.1:1/api/")
     report = check_channels(values)
-    assert report.summary == "Channels live: rest, socketio, telegram, slack"
+    assert report.summary == "Channels live: socketio, rest, telegram, slack"
     assert report.problems == []
     assert report.credentials[TELEGRAM_MODULE]["api_url"] == "http://127.0.0.1:1/tg"
     assert report.credentials[SLACK_MODULE]["api_url"] == "http://127.0.0.1:1/api/"
@@ -158,7 +164,7 @@ def test_every_combination_of_variables(title, module, required, given):
         assert report.live[-1] == title.lower()
     else:
         assert module not in report.credentials
-        assert report.live == ["rest", "socketio"]
+        assert report.live == ["socketio"]
         [problem] = report.problems
         named = problem.split("(")[0]
         assert problem.startswith(f"{title} is partly configured and is left out")
@@ -169,17 +175,18 @@ def test_every_combination_of_variables(title, module, required, given):
 
 def test_blank_values_count_as_unset():
     report = check_channels({name: "  " for name in ALL_CHANNEL_VARS})
-    assert report.live == ["rest", "socketio"] and report.problems == []
+    assert report.live == ["socketio"] and report.problems == []
 
 
 @pytest.mark.parametrize(
     "override,named",
     [
         ({"TELEGRAM_SECRET_TOKEN": "has spaces and $igns"}, "TELEGRAM_SECRET_TOKEN"),
+        ({"TELEGRAM_SECRET_TOKEN": "short_but_valid-chars"}, "TELEGRAM_SECRET_TOKEN"),
         ({"TELEGRAM_WEBHOOK_URL": "http://plain-http.example/webhooks/telegram/webhook"}, "TELEGRAM_WEBHOOK_URL"),
         ({"TELEGRAM_TOKEN": "not-a-bot-token"}, "TELEGRAM_TOKEN"),
     ],
-    ids=["bad-secret", "http-webhook", "bad-token"],
+    ids=["bad-secret", "short-secret", "http-webhook", "bad-token"],
 )
 def test_invalid_telegram_values_leave_it_out_with_a_message(override, named):
     values = dict(only(*TELEGRAM_REQUIRED), **override)
@@ -231,7 +238,7 @@ def test_telegram_channel_refuses_to_start_without_a_valid_secret():
     from channels.telegram import TelegramInput
 
     base = {"access_token": TELEGRAM_TOKEN, "verify": TELEGRAM_BOT_NAME, "webhook_url": TELEGRAM_WEBHOOK_URL}
-    for secret in (None, "", "white space"):
+    for secret in (None, "", "white space", "only-21-characters-ok"):
         with pytest.raises(InvalidConfigException):
             TelegramInput.from_credentials(dict(base, secret_token=secret))
     channel = TelegramInput.from_credentials(dict(base, secret_token=TELEGRAM_SECRET, api_url="http://127.0.0.1:9/x"))
@@ -533,7 +540,7 @@ def assistant_with(work: Path, channel_vars: Mapping[str, str], with_actions: bo
 def assistant(tmp_path_factory, platform) -> Iterator[Running]:
     channel_vars = dict(ALL_CHANNEL_VARS, TELEGRAM_API_URL=platform.telegram_url, SLACK_API_URL=platform.slack_url)
     with assistant_with(tmp_path_factory.mktemp("channels"), channel_vars) as running:
-        assert running.report.summary == "Channels live: rest, socketio, telegram, slack"
+        assert running.report.summary == "Channels live: socketio, rest, telegram, slack"
         yield running
 
 
@@ -580,9 +587,13 @@ def test_telegram_webhook_is_registered_with_the_secret_at_start_up(assistant, p
     assert call["data"] == {"url": TELEGRAM_WEBHOOK_URL, "secret_token": TELEGRAM_SECRET}
 
 
-def test_telegram_set_webhook_route_passes_the_secret(assistant, platform):
+def test_telegram_set_webhook_route_needs_the_secret_and_passes_it_on(assistant, platform):
     before = len(platform.find("telegram", "setWebhook"))
-    status, body = http(f"{assistant.url}/webhooks/telegram/set_webhook", b"", timeout=30)
+    for headers in ({}, {SECRET_HEADER: "wrong"}):
+        assert http(f"{assistant.url}/webhooks/telegram/set_webhook", b"", headers, timeout=30)[0] == 403
+    assert len(platform.find("telegram", "setWebhook")) == before  # it is not open to anyone
+    status, body = http(f"{assistant.url}/webhooks/telegram/set_webhook", b"", {SECRET_HEADER: TELEGRAM_SECRET},
+                        timeout=30)
     assert (status, body) == (200, b"Webhook setup successful")
     calls = platform.find("telegram", "setWebhook")
     assert len(calls) == before + 1
@@ -601,7 +612,7 @@ def test_telegram_message_gets_the_answer_with_an_inline_keyboard(assistant, pla
     buttons = inline_keyboard(answer)
     assert [b["text"] for b in buttons] == FOLLOW_UP_TITLES
     assert all(b["callback_data"].startswith("/ask_") and "aquatic" in b["callback_data"] for b in buttons)
-    assert assistant.user_texts(chat_id) == ["tell me about swimming"]
+    assert assistant.user_texts(f"telegram:{chat_id}") == ["tell me about swimming"]
 
 
 def test_telegram_button_press_is_understood(assistant, platform, content_data):
@@ -626,7 +637,7 @@ def test_telegram_without_the_secret_header_is_refused(assistant, platform, chat
     assert status == 403
     time.sleep(QUIET_SECONDS)
     assert len(platform.find("telegram")) == before  # not even getMe
-    assert assistant.user_texts(chat_id) == []
+    assert assistant.user_texts(f"telegram:{chat_id}") == []
 
 
 # --- Slack --------------------------------------------------------------------------------------
@@ -723,7 +734,61 @@ def test_unauthentic_slack_requests_are_refused(assistant, platform, kind):
     assert status in (401, 403)
     time.sleep(QUIET_SECONDS)
     assert len(platform.find("slack")) == before
-    assert assistant.user_texts(user) == []
+    assert assistant.user_texts("slack:" + user) == []
+
+
+def test_a_telegram_update_delivered_twice_is_processed_once(assistant, platform, content_data):
+    chat_id = 7301
+    update = telegram_message(chat_id, "tell me about swimming")
+    assert post_telegram(assistant, update)[0] == 200
+    summary = content_data.topics["aquatic"].facets["summary"].text
+    wait_for(lambda: [c for c in platform.find("telegram", "sendMessage", chat_id=chat_id) if summary in c["data"]["text"]],
+             what="the first answer")
+    time.sleep(1)
+    before = len(platform.find("telegram", "sendMessage", chat_id=chat_id))
+    assert post_telegram(assistant, update)[0] == 200  # Telegram must not deliver it a third time
+    time.sleep(QUIET_SECONDS)
+    assert len(platform.find("telegram", "sendMessage", chat_id=chat_id)) == before
+    assert assistant.user_texts(f"telegram:{chat_id}") == ["tell me about swimming"]
+
+
+def test_the_replay_cache_is_shared_through_redis(tmp_path):
+    """The scale-out set-up (CHANNEL_REPLAY_STORE=redis): a request one Rasa server has taken is a
+    replay for every other server too."""
+
+    import redis.exceptions
+
+    from deploy.scale_out import find_binary
+
+    redis_server = find_binary("redis-server")
+    port = free_port()
+    server = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        env = {"CHANNEL_REPLAY_STORE": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_DB": "0"}
+        old = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            first, second = SeenCache.from_environment(), SeenCache.from_environment()
+        finally:
+            for name, value in old.items():
+                os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
+        assert first.shared and second.shared
+
+        async def race():
+            for _ in range(50):
+                try:
+                    return await first.first("probe", 5), await second.first("probe", 5), await first.first("other", 5)
+                except redis.exceptions.ConnectionError:  # Redis still starting
+                    await asyncio.sleep(0.1)
+            raise AssertionError("Redis did not start")
+
+        assert asyncio.run(race()) == (True, False, True)
+        alone = SeenCache()  # without Redis: this process only
+        assert not alone.shared and asyncio.run(alone.first("x", 5)) and not asyncio.run(alone.first("x", 5))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_a_replayed_slack_request_is_refused(assistant, platform, content_data):
@@ -738,7 +803,7 @@ def test_a_replayed_slack_request_is_refused(assistant, platform, content_data):
     assert status in (401, 403)
     time.sleep(QUIET_SECONDS)
     assert len(platform.find("slack")) == before
-    assert assistant.user_texts("U-REPLAY") == ["tell me about swimming"]
+    assert assistant.user_texts("slack:U-REPLAY") == ["tell me about swimming"]
 
 
 # --- channels that are not (fully) configured ---------------------------------------------------
@@ -748,12 +813,14 @@ def test_a_partly_configured_channel_is_left_out_and_rasa_still_starts(tmp_path)
     """Telegram partly configured (no webhook URL, no secret), Slack not at all."""
     channel_vars = only("TELEGRAM_TOKEN", "TELEGRAM_BOT_NAME")
     with assistant_with(tmp_path, channel_vars, with_actions=False) as running:
-        assert running.report.summary == "Channels live: rest, socketio"
+        assert running.report.summary == "Channels live: socketio"
         [problem] = running.report.problems
         assert problem.startswith("Telegram is partly configured and is left out")
         assert "TELEGRAM_WEBHOOK_URL" in problem and "TELEGRAM_SECRET_TOKEN" in problem
-        assert set(yaml.safe_load(running.report.path.read_text())) == {"rest", "socketio"}
-        assert http(f"{running.url}/webhooks/rest/", timeout=10)[0] == 200
+        assert set(yaml.safe_load(running.report.path.read_text())) == {SOCKETIO_MODULE}
+        assert http(f"{running.url}/webhooks/socketio/", timeout=10)[0] == 200
+        assert http(f"{running.url}/webhooks/rest/webhook", b"{}", {"Content-Type": "application/json"},
+                    timeout=10)[0] == 404  # REST is off without RASA_REST_TOKEN
         update = json.dumps(telegram_message(7200, "hello")).encode()
         headers = {"Content-Type": "application/json", SECRET_HEADER: TELEGRAM_SECRET}
         assert http(f"{running.url}/webhooks/telegram/webhook", update, headers, timeout=10)[0] == 404

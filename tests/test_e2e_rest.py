@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from conftest import API_TOKEN, EMERGENCY_NUMBER, http
+from conftest import API_TOKEN, EMERGENCY_NUMBER, REST_HEADERS, REST_TOKEN, http
 
 def test_a_conversation_with_follow_ups_in_context(assistant, content_data):
     first = assistant.send("patient-1", "Hello")
@@ -99,7 +99,7 @@ def test_the_tracker_store_keeps_every_message_in_order(assistant):
         assistant.send(sender, message)
     with sqlite3.connect(assistant.tracker_db) as db:
         rows = db.execute(
-            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", ("rest:" + sender,)
         ).fetchall()
     user_texts = [json.loads(data)["text"] for kind, data in rows if kind == "user"]
     assert user_texts == messages
@@ -120,7 +120,8 @@ def test_the_http_api_requires_the_token(assistant):
 
 def stored_user_events(assistant, sender):
     with sqlite3.connect(assistant.tracker_db) as db:
-        rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (sender,))
+        rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id",
+                          ("rest:" + sender,))
         return [json.loads(data) for (data,) in rows.fetchall()]
 
 
@@ -181,10 +182,140 @@ def test_a_long_conversation_keeps_its_topic_and_its_whole_history(assistant, co
     assert all(content_data.text("disclaimer") not in reply for reply in replies[1:])
     stored = [event["text"] for event in stored_user_events(assistant, sender)]
     assert stored == messages
-    status, data = http(f"{assistant.url}/conversations/{sender}/tracker?token={API_TOKEN}")
+    status, data = http(f"{assistant.url}/conversations/rest:{sender}/tracker?token={API_TOKEN}")
     assert status == 200
     history = [event["text"] for event in json.loads(data)["events"] if event["event"] == "user"]
     assert history == messages
     with sqlite3.connect(assistant.tracker_db) as db:
-        (rows,) = db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM events WHERE sender_id = ?", ("rest:" + sender,)).fetchone()
     assert rows > 2 * 24  # well beyond the window
+
+
+# --- attacks on the REST channel and socket.io ------------------------------------------------
+
+
+def post(assistant, body: bytes, headers: Dict[str, str]):
+    return http(f"{assistant.url}/webhooks/rest/webhook", body, headers)
+
+
+def test_the_rest_channel_needs_its_token(assistant):
+    body = json.dumps({"sender": "intruder", "message": "tell me about yoga"}).encode()
+    for headers in ({"Content-Type": "application/json"},
+                    {"Content-Type": "application/json", "Authorization": "Bearer wrong"},
+                    {"Content-Type": "application/json", "Authorization": REST_TOKEN}):
+        assert post(assistant, body, headers)[0] == 401
+    assert stored_user_events(assistant, "intruder") == []
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[1, 2]", b'{"message": "no sender"}', b'{"sender": 42, "message": "x"}',
+    b'{"sender": "", "message": "x"}', b'{"sender": "a\\u0000b", "message": "x"}',
+    b'{"sender": "me", "message": {"text": "x"}}', b'{"sender": "me", "message": "x", "metadata": [1]}',
+], ids=["not-json", "list", "no-sender", "number-sender", "empty-sender", "control-sender", "object-message",
+        "list-metadata"])
+def test_a_malformed_rest_body_gets_400_with_the_reason(assistant, body):
+    status, data = post(assistant, body, REST_HEADERS)
+    assert status == 400 and json.loads(data)["error"]
+
+
+def test_the_channel_name_is_the_servers_not_the_clients(assistant):
+    body = json.dumps({"sender": "long-channel", "message": "hello", "input_channel": "x" * 300}).encode()
+    assert post(assistant, body, REST_HEADERS)[0] == 200
+    assert stored_user_events(assistant, "long-channel")[-1]["input_channel"] == "rest"
+
+
+def test_a_rest_sender_cannot_write_into_another_channels_conversation(assistant):
+    assistant.send("socketio:0123456789abcdef0123456789abcdef", "hello")
+    with sqlite3.connect(assistant.tracker_db) as db:
+        senders = {row[0] for row in db.execute("SELECT DISTINCT sender_id FROM events")}
+    assert "rest:socketio:0123456789abcdef0123456789abcdef" in senders
+    assert "socketio:0123456789abcdef0123456789abcdef" not in senders
+
+
+def test_a_request_body_over_the_limit_gets_413(assistant):
+    body = json.dumps({"sender": "big", "message": "x" * (2 * 1024 * 1024)}).encode()
+    assert post(assistant, body, REST_HEADERS)[0] == 413
+    # a megabyte message is still taken (the limit is 1 MiB of body)
+    assert assistant.say("big", "x" * 1_000_000)
+
+
+def test_the_api_token_is_on_no_command_line(assistant):
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                assert API_TOKEN.encode() not in (entry / "cmdline").read_bytes(), entry
+            except OSError:
+                continue
+
+
+def socket_client(url: str):
+    """A socket.io client that records what it receives, like the web widget."""
+    import socketio
+
+    client = socketio.Client(reconnection=False)
+    client.received, client.confirmed, client.errors = [], [], []
+    client.on("bot_uttered", lambda data: client.received.append(data))
+    client.on("session_confirm", lambda data: client.confirmed.append(data))
+    client.on("error_message", lambda data: client.errors.append(data))
+    client.connect(url, socketio_path="/socket.io", transports=["polling"])
+    return client
+
+
+def wait(check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_nobody_can_join_or_write_into_another_widget_session(assistant):
+    victim = socket_client(assistant.url)
+    attacker = socket_client(assistant.url)
+    try:
+        victim.emit("session_request", {"session_id": None})
+        wait(lambda: victim.confirmed)
+        signed = victim.confirmed[-1]
+        session = signed.split(".")[0]
+        assert len(signed) == 65
+        # the attacker names the victim's session (the tracker's id, an unsigned id, a forged one)
+        for guess in (session, f"socketio:{session}", session + "." + "0" * 32):
+            attacker.emit("session_request", {"session_id": guess})
+        wait(lambda: len(attacker.confirmed) == 3)
+        assert all(not confirmed.startswith(session) for confirmed in attacker.confirmed)
+        # and writes with the victim's session id in the message
+        attacker.emit("user_uttered", {"message": "what is yoga?", "session_id": signed})
+        wait(lambda: attacker.received)
+        victim.emit("user_uttered", {"message": "I have crushing chest pain"})
+        wait(lambda: victim.received)
+        time.sleep(3)
+        assert not any(EMERGENCY_NUMBER in (m.get("text") or "") for m in attacker.received)
+        assert any(EMERGENCY_NUMBER in (m.get("text") or "") for m in victim.received)
+        with sqlite3.connect(assistant.tracker_db) as db:
+            texts = [json.loads(data)["text"] for (data,) in db.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (f"socketio:{session}",))]
+        assert texts == ["I have crushing chest pain"]
+        # the victim's browser gets its conversation back with its signed id
+        again = socket_client(assistant.url)
+        try:
+            again.emit("session_request", {"session_id": signed})
+            wait(lambda: again.confirmed)
+            assert again.confirmed[-1] == signed
+        finally:
+            again.disconnect()
+        # malformed events get an error event, not a crash
+        attacker.emit("user_uttered", "just a string")
+        wait(lambda: attacker.errors)
+    finally:
+        victim.disconnect()
+        attacker.disconnect()
+
+
+def test_socket_io_honours_rasa_cors_origins():
+    from channels.socketio import SocketIOInput, allowed_origins
+
+    assert allowed_origins("*") is None and allowed_origins("") is None
+    channel = SocketIOInput(session_key="k", cors_origins="https://clinic.example https://www.clinic.example/")
+    assert channel.origin_allowed({"HTTP_ORIGIN": "https://clinic.example"})
+    assert channel.origin_allowed({"HTTP_ORIGIN": "https://www.clinic.example"})
+    assert not channel.origin_allowed({"HTTP_ORIGIN": "https://evil.example"})
+    assert channel.origin_allowed({})  # not a browser: CORS is a browser's matter

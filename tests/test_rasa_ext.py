@@ -122,3 +122,21 @@ def test_action_results_are_still_validated():
     assert action._validate_action_result({"events": [], "responses": [{"text": "hi"}]})
     with pytest.raises(ValidationError):
         action._validate_action_result({"events": [{"event": "slot", "name": 3}], "responses": "not a list"})
+
+
+def test_a_huge_old_message_is_handed_to_rasa_cut_and_kept_whole_in_the_database(store):
+    from rasa_ext.tracker_store import WINDOW_TEXT_CHARS
+
+    huge = "I have a question about yoga. " + "x" * 900_000
+    tracker = run(store.create_tracker("huge", append_action_listen=False))
+    for event in [UserUttered(huge, {"name": "nlu_fallback", "confidence": 1.0}, parse_data={"text": huge}),
+                  ActionExecuted("action_fallback"), BotUttered("That was long."), ActionExecuted("action_listen")]:
+        tracker.update(event)
+    run(store.save(tracker))
+    loaded = run(store.retrieve("huge"))
+    [old] = [e for e in loaded.events if isinstance(e, UserUttered)]
+    assert old.text == huge[:WINDOW_TEXT_CHARS] and len(old.parse_data["text"]) == WINDOW_TEXT_CHARS
+    loaded.update(UserUttered("and now?", {"name": "thank", "confidence": 1.0}))
+    run(store.save(loaded))
+    full = run(store.retrieve_full_tracker("huge"))
+    assert [e.text for e in full.events if isinstance(e, UserUttered)] == [huge, "and now?"]

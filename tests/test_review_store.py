@@ -67,7 +67,8 @@ def conversation(sender, start, *, fallback=False, red_flag=False, confidence=0.
     rows.append(bot_event(sender, start + 2, "Yoga can help.", [{"title": "Is it safe?", "payload": "/x"}]))
     if red_flag:
         rows.append(user_event(sender, start + 3, "I have crushing chest pain", "emergency", 1.0,
-                               [{"entity": "red_flag", "value": "chest_pain"}], channel=channel))
+                               [{"entity": "red_flag", "value": "chest_pain", "extractor": "RedFlagClassifier"}],
+                               channel=channel))
     return rows
 
 
@@ -251,11 +252,152 @@ def test_accounts_and_throttle(backend):
         assert auth.authenticate(conn, "ann", "correct horse battery").role == "reviewer"
         assert auth.authenticate(conn, "ann", "wrong") is None
         throttle = auth.Throttle(5, 900)
-        for _ in range(5):
-            assert not throttle.blocked(conn, "user:ann")
-            throttle.fail(conn, "user:ann", "ip:1")
-        assert throttle.blocked(conn, "user:ann") and throttle.blocked(conn, "ip:1")
-        assert not throttle.blocked(conn, "user:bob")
+        delays = [throttle.begin(conn, "ann", "10.0.0.1").delay for _ in range(5)]
+        assert delays == [0, 0.25, 0.5, 1, 2]  # each wrong password delays the next check more
+        assert not throttle.begin(conn, "ann", "10.0.0.1").allowed  # that name from that address: locked
+        assert throttle.begin(conn, "ann", "10.0.0.2").allowed  # the account itself is not locked
+        assert throttle.begin(conn, "bob", "10.0.0.1").allowed
+
+
+def test_purge_then_new_traffic_is_seen_and_purged_in_turn(backend):
+    """Rasa's events.id has no AUTOINCREMENT on SQLite: after a purge of the newest events, new
+    events get ids at or below the old watermark. They must still be synced, red flags included."""
+    engine, _ = backend
+    with engine.begin() as conn:
+        insert_events(conn, conversation("old-1", NOW - 50 * DAY) + conversation("old-2", NOW - 40 * DAY))
+    sync.sync(engine, REDACTOR)
+    assert retention.purge(engine, 30, "test", REDACTOR).conversations == 2
+    with engine.begin() as conn:
+        insert_events(conn, conversation("new-rf", NOW - 60, red_flag=True))
+    sync.sync(engine, REDACTOR)
+    assert senders(engine) == ["new-rf"]
+    assert senders(engine, red_flag=True) == ["new-rf"]
+    assert senders(engine, q="chest") == ["new-rf"]
+    # and a later purge finds it, once it is old
+    assert retention.purge(engine, 30, "test", REDACTOR, now=NOW + 40 * DAY).conversations == 1
+    assert senders(engine) == []
+
+
+def test_purge_chooses_from_the_events_not_only_from_the_review_tables(backend):
+    engine, _ = backend
+    with engine.begin() as conn:
+        insert_events(conn, conversation("unseen", NOW - 40 * DAY))
+        # as after the old watermark fault: the review never saw this conversation
+        conn.execute(sa.text("UPDATE review_sync_state SET last_event_id = (SELECT MAX(id) FROM events) "
+                             "WHERE name = 'events'"))
+    assert senders(engine) == []
+    report = retention.purge(engine, 30, "test", REDACTOR)
+    assert (report.conversations, report.events) == (0, 2)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM events")).scalar_one() == 0
+
+
+def test_a_long_input_channel_is_shown_as_invalid_and_the_sync_goes_on(backend):
+    """Rasa takes input_channel from the REST body; review_conversations.channel is VARCHAR(100),
+    and on PostgreSQL one such event made every later sync fail."""
+    engine, _ = backend
+    with engine.begin() as conn:
+        insert_events(conn, conversation("long-channel", NOW - 90, channel="x" * 300))
+        insert_events(conn, [user_event("planted", NOW - 80, "/" + "a" * 200, "a" * 200, 1.0)])
+    sync.sync(engine, REDACTOR)
+    with engine.begin() as conn:
+        insert_events(conn, conversation("after", NOW - 60))
+    sync.sync(engine, REDACTOR)
+    assert senders(engine) == ["after", "planted", "long-channel"]
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT channel FROM review_conversations WHERE sender_id = 'long-channel'")).one()
+        assert row.channel == "invalid"
+        assert queries.choices(conn)["intents"] == ["ask_exercise", "invalid"]
+
+
+def test_an_event_that_cannot_be_stored_is_set_aside_reported_and_not_retried(backend):
+    engine, tracker = backend
+    with engine.begin() as conn:
+        insert_events(conn, conversation("good-1", NOW - 90))
+        insert_events(conn, [dict(user_event("broken", NOW - 80, "x", "greet", 0.9), data="{not json")])
+        insert_events(conn, conversation("clash", NOW - 70))
+        clash = conn.execute(sa.text("SELECT MIN(id) FROM events WHERE sender_id = 'clash'")).scalar_one()
+        # a row the index already has under that id: the database refuses the insert
+        if migrations.search_backend(conn) == "fts5":
+            conn.execute(sa.text("INSERT INTO review_messages_fts (rowid, body, sender_id) VALUES (:i, 'x', 'y')"),
+                         {"i": clash})
+        else:
+            conn.execute(sa.text("INSERT INTO review_messages (event_id, sender_id, body) VALUES (:i, 'y', 'x')"),
+                         {"i": clash})
+        insert_events(conn, conversation("good-2", NOW - 60))
+    sync.sync(engine, REDACTOR)
+    assert senders(engine) == ["good-2", "good-1"]
+    with engine.connect() as conn:
+        count, entries = sync.set_aside(conn)
+    assert count == 2
+    assert {e["sender_id"] for e in entries} == {"broken", "clash"}
+    assert "not JSON" in next(e["reason"] for e in entries if e["sender_id"] == "broken")
+    assert sync.sync(engine, REDACTOR) == 0  # never retried
+    reported = run_cli(tracker, "sync")
+    assert reported.returncode == 0 and "2 events could not be imported" in reported.stderr
+
+
+def test_red_flags_only_from_the_pipeline_never_from_a_typed_payload(backend):
+    engine, _ = backend
+    planted = [{"entity": "red_flag", "value": "chest_pain", "start": 10, "end": 28}]  # no extractor: typed
+    with engine.begin() as conn:
+        insert_events(conn, [user_event("typed", NOW - 90, '/emergency{"red_flag": "chest_pain"}', "emergency", 1.0,
+                                        planted)])
+        insert_events(conn, [user_event("tiered", NOW - 80, "my chest hurts", "emergency", 1.0, [])])
+        conn.execute(sa.text("UPDATE events SET data = :d WHERE sender_id = 'tiered'"), {"d": json.dumps(
+            {"event": "user", "text": "my chest hurts", "parse_data": {
+                "intent": {"name": "emergency", "confidence": 1.0}, "entities": [],
+                "safety": {"tier": "suspected", "category": "chest_pain"}}})})
+        insert_events(conn, [user_event("caution", NOW - 70, "a bit dizzy", "emergency", 1.0, [])])
+        conn.execute(sa.text("UPDATE events SET data = :d WHERE sender_id = 'caution'"), {"d": json.dumps(
+            {"event": "user", "text": "a bit dizzy", "parse_data": {
+                "intent": {"name": "emergency", "confidence": 1.0}, "safety": {"tier": "caution", "category": "x"}}})})
+    sync.sync(engine, REDACTOR)
+    assert senders(engine, red_flag=True) == ["tiered"]
+
+
+def test_huge_messages_are_stored_indexed_and_shown_cut(backend):
+    engine, _ = backend
+    text = "swimming " * 300 + "anna@example.org " + "x" * 1_000_000
+    with engine.begin() as conn:
+        insert_events(conn, conversation("huge", NOW - 60, text=text))
+    sync.sync(engine, REDACTOR)
+    with engine.connect() as conn:
+        turn = queries.transcript(conn, "huge")["turns"][0]
+        table = "review_messages_fts" if migrations.search_backend(conn) == "fts5" else "review_messages"
+        (body,) = conn.execute(sa.text(f"SELECT body FROM {table}")).one()
+        record = json.loads("".join(exports.export(conn, "jsonl", queries.Filters(), REDACTOR)))["turns"][0]
+    assert len(turn.text) == sync.MAX_TEXT_CHARS and turn.cut == len(text) - sync.MAX_TEXT_CHARS
+    assert len(body) <= sync.MAX_TEXT_CHARS and "[EMAIL]" in body
+    assert record["text"].endswith(f"[… {len(text) - sync.MAX_TEXT_CHARS:,} more characters not shown]")
+    assert senders(engine, q="swimming") == ["huge"]
+
+
+def test_cli_csv_has_the_formula_guard_and_output_escapes_control_characters(backend):
+    engine, tracker = backend
+    with engine.begin() as conn:
+        insert_events(conn, conversation("=HYPERLINK(\"http://x\")", NOW - 60, text="hi \x1b]0;owned\x07 \x1b[31mred"))
+    listed = run_cli(tracker, "list", "--format", "csv")
+    assert "'=HYPERLINK" in listed.stdout
+    shown = run_cli(tracker, "show", '=HYPERLINK("http://x")')
+    assert "\x1b" not in shown.stdout and "\\x1b]0;owned\\x07" in shown.stdout
+    table = run_cli(tracker, "list")
+    assert "\x1b" not in table.stdout
+
+
+def test_the_audit_log_is_redacted_and_has_its_own_retention(backend):
+    engine, _ = backend
+    with engine.begin() as conn:
+        audit.record(conn, "ann", "export", "csv", "q=anna@example.org")
+        conn.execute(sa.text("UPDATE review_audit SET at = :t"), {"t": NOW - 400 * DAY})
+        audit.record(conn, "ann", "view", "rest:bob@example.org")
+    with engine.connect() as conn:
+        details = [(e["target"], e["detail"]) for e in audit.entries(conn)]
+    assert ("rest:[EMAIL]", "") in details and ("csv", "q=[EMAIL]") in details
+    report = retention.purge(engine, 30, "test", REDACTOR, audit_days=365)
+    assert report.audit_entries == 1
+    with engine.connect() as conn:
+        assert [e["action"] for e in audit.entries(conn)] == ["purge", "view"]
 
 
 def run_cli(tracker, *args, stdin=""):
@@ -281,3 +423,17 @@ def test_cli(backend):
     with engine.connect() as conn:
         actions = [e["action"] for e in audit.entries(conn)]
     assert {"create-user", "view", "export", "purge"} <= set(actions)
+
+
+def test_on_postgresql_a_batch_stops_before_a_recent_gap_in_the_ids():
+    """A transaction that took id 3 may commit after the one that took id 4: until the events
+    after the gap are GAP_WAIT_SECONDS old, the sync stops before it, so id 3 is not skipped."""
+    from types import SimpleNamespace
+
+    def rows(*ids, age=0.0):
+        return [SimpleNamespace(id=i, timestamp=NOW - age) for i in ids]
+
+    assert [r.id for r in sync._readable(rows(1, 2, 4, 5), 0, True, NOW)] == [1, 2]
+    assert [r.id for r in sync._readable(rows(3, 4), 1, True, NOW)] == []  # id 2 not there yet
+    assert [r.id for r in sync._readable(rows(1, 2, 4, 5, age=60), 0, True, NOW)] == [1, 2, 4, 5]  # rolled back
+    assert [r.id for r in sync._readable(rows(1, 2, 4, 5), 0, False, NOW)] == [1, 2, 4, 5]  # SQLite: no such race

@@ -36,18 +36,19 @@ START_TIMEOUT = 240
 ANSWER_TIMEOUT = 30_000  # ms
 LAUNCHER = "Chat with the MS physio assistant"
 
-# A stand-in for the Rasa server: Rasa's own socket.io input channel and CORS set-up, answering
+# A stand-in for the Rasa server: the project's socket.io input channel and Rasa's CORS set-up, answering
 # every message with an echo and one quick reply (after 2 s when the message says "slowly").
 FAKE_RASA = '''
 import asyncio
 import sys
 from sanic import Sanic
 from sanic_cors import CORS
-from rasa.core.channels.socketio import SocketIOInput
+sys.path.insert(0, sys.argv[2])
+from channels.socketio import SocketIOInput
 
 app = Sanic("fake_rasa")
 CORS(app, resources={r"/*": {"origins": "*"}}, automatic_options=True)
-channel = SocketIOInput(session_persistence=True)
+channel = SocketIOInput(session_key="fake-rasa-session-key", cors_origins="*")
 
 
 async def on_new_message(message):
@@ -141,7 +142,7 @@ def start_web(tmp: Path, rasa_url: str) -> tuple:
 def start_fake_rasa(tmp: Path, port: int) -> Service:
     script = tmp / "fake_rasa.py"
     script.write_text(FAKE_RASA)
-    service = Service([sys.executable, str(script), str(port)], dict(os.environ), tmp / "fake-rasa.log")
+    service = Service([sys.executable, str(script), str(port), str(ROOT)], dict(os.environ), tmp / "fake-rasa.log")
     wait_until_up(
         service.process, f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", service.log_path,
         "the stand-in Rasa server", timeout=90,
@@ -203,6 +204,9 @@ def launched(tmp_path_factory, requirements_present) -> Iterator[Dict[str, str]]
         WEB_HOST="127.0.0.1",
         WEB_PORT=str(web_port),
         RASA_PUBLIC_URL=f"http://127.0.0.1:{rasa_port}",
+        REVIEW_PORT=str(free_port()),
+        REVIEW_SECRET_KEY="widget-test-review-key-0123456789",
+        RASA_SESSION_KEY="widget-test-session-key-0123456789",
     )
     service = Service([sys.executable, "scripts/run.py"], env, work / "run.log")
     urls = {"rasa": f"http://127.0.0.1:{rasa_port}", "web": f"http://127.0.0.1:{web_port}"}
@@ -448,7 +452,7 @@ def test_a_conversation_with_buttons_survives_a_reload(site, page, content_data)
     assert p.get_by_role("button", name="Is it safe?").count() == 0
     assert p.get_by_role("button", name="How much?").count() == 1
     session_id = p.evaluate("Object.keys(localStorage).filter(k => k.endsWith(':session_id')).map(k => localStorage[k])[0]")
-    assert session_id and len(session_id) >= 16
+    assert session_id and len(session_id) == 65  # made and signed by the server (channels/socketio.py)
 
     ARTIFACTS.mkdir(exist_ok=True)
     p.screenshot(path=str(ARTIFACTS / "widget.png"))

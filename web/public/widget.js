@@ -8,9 +8,11 @@
  * widget.js loads widget.css and socket.io.min.js from the folder it was served from (or from
  * config.assetsUrl). All message text is put into the page with textContent, never as HTML.
  *
- * Protocol (Rasa 3.6 rasa/core/channels/socketio.py, session_persistence: true):
+ * Protocol (channels/socketio.py, on Rasa 3.6's socket.io channel):
  *   client -> "session_request" {session_id}   server -> "session_confirm" <session_id>
- *   client -> "user_uttered" {message, session_id}
+ *     The server makes and signs the session id; it confirms the stored one only if it signed it,
+ *     else a new one. The socket then belongs to that session on the server.
+ *   client -> "user_uttered" {message}
  *   server -> "bot_uttered" {text, quick_replies: [{title, payload}]} | {attachment} | ...
  */
 (function () {
@@ -406,7 +408,7 @@
   // ---------------------------------------------------------------- sending
 
   function emitEntry(entry) {
-    socket.emit("user_uttered", { message: entry.payload || entry.text, session_id: sessionId });
+    socket.emit("user_uttered", { message: entry.payload || entry.text });
   }
 
   function sendMessage(text, payload) {
