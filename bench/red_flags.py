@@ -78,14 +78,14 @@ def main() -> None:
     policy = Policy(
         emergencies=frozenset(c for c, a in data.safety.items() if a.tier == EMERGENCY),
         cautions=frozenset(c for c, a in data.safety.items() if a.tier == CAUTION),
-        crises=frozenset({"suicide", "overdose"}), suspect_threshold=0.5, crisis_threshold=0.3,
+        crises=frozenset({"suicide", "overdose"}), suspect_threshold=0.4, crisis_threshold=0.5,
     )
     docs = [nlp(t) for t in texts]
     embeddings = dict(zip(texts, encoder.get().encode(texts)))
 
     def safety_decision(doc):
         reading = detector.read(doc)
-        scores = net.probabilities(embeddings[doc.text], reading.live, reading.cancelled)
+        scores = net.probabilities(embeddings[doc.text], reading.cancelled)
         return decide(reading.flag, scores, None, policy)
 
     spacy_us = summary(per_message_us(nlp, texts))

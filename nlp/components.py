@@ -559,9 +559,9 @@ class RedFlagClassifier(GraphComponent):
         return {
             "corpus": "data/safety",
             "crisis_categories": ["suicide", "overdose"],
-            "suspect_threshold": 0.5,
-            "crisis_threshold": 0.3,
-            "regularisation": 16.0,
+            "suspect_threshold": 0.4,
+            "crisis_threshold": 0.5,
+            "regularisation": 32.0,
             # below this, "No" to the safety check gets the fallback (as the FallbackClassifier's)
             "fallback_threshold": 0.5,
         }
@@ -621,7 +621,7 @@ class RedFlagClassifier(GraphComponent):
         blank = SafetyNet([], np.zeros((0, 0)), np.zeros(0), concepts)
         readings = [detector.read(doc) for doc in model.model.pipe(text.lower() for text in texts)]
         features = np.stack([
-            blank.features(embedding, reading.live, reading.cancelled)
+            blank.features(embedding, reading.cancelled)
             for embedding, reading in zip(encoder.get().encode(texts), readings)
         ])
         net = SafetyNet.train(features, labels, concepts, float(self._config["regularisation"]))
@@ -643,7 +643,7 @@ class RedFlagClassifier(GraphComponent):
             embedding = message.get(EMBEDDING_KEY)
             scores = {}
             if self._net is not None and embedding is not None and reading is not None:
-                scores = self._net.probabilities(embedding, reading.live, reading.cancelled)
+                scores = self._net.probabilities(embedding, reading.cancelled)
             intent = (message.get(INTENT) or {}).get("name")
             decision = decide(flag, scores, intent, self._policy)
             if decision is not None and decision.tier == CAUTION_TIER and self._asks_same_question(message, decision):

@@ -19,8 +19,8 @@ tokenizer and lookup lemmatizer) and works in four steps.
    clauses into segments (also at commas). A negation cue cancels a concept that starts at most
    ``negation_window`` tokens after it in its segment, unless "and", "so" ... come between. A
    context cue (hypothetical, general question, report, past, resolved, chronic, habitual,
-   history) cancels every concept in its segment; a cue of ``looks_back`` after "but" also cancels
-   the clause before it. The ``uncancellable`` concepts (suicide, self-harm, overdose) are never
+   history) cancels every concept in its segment; a cue of ``looks_back`` (resolved, chronic) also
+   cancels the segment before it in its clause, and after "but" the clause before it. The ``uncancellable`` concepts (suicide, self-harm, overdose) are never
    cancelled: when in doubt, flag.
 4. **Rules.** The vocabulary's rules are an ordered list of small named rules. A rule needs one
    live concept from each of its label sets, either in one clause (optionally within a token
@@ -220,12 +220,17 @@ class RedFlagDetector:
                 or not (segments[m.start] in cancelled or self.negated(doc, m, negations, segments))]
 
     def cue_scope(self, doc: Doc, cue: Mention, clauses: Sequence[int], segments: Sequence[int]) -> Set[int]:
-        """The segments a context cue cancels: its own, and for a cue of `looks_back` after "but"
-        also the clause before."""
+        """The segments a context cue cancels: its own; and for a cue of `looks_back`, the segment
+        before it in its clause ("tight, normal for me with asthma"), and after "but" the clause
+        before ("weak for days but now they're fine")."""
         scope = {segments[cue.start]}
         clause = clauses[cue.start]
-        if cue.label in self._vocabulary.looks_back and doc[clauses.index(clause)].lower_ in self._clause_words:
-            scope.update(segment for segment, owner in zip(segments, clauses) if owner == clause - 1)
+        if cue.label in self._vocabulary.looks_back:
+            before = segments[cue.start] - 1
+            if any(segment == before and owner == clause for segment, owner in zip(segments, clauses)):
+                scope.add(before)
+            if doc[clauses.index(clause)].lower_ in self._clause_words:
+                scope.update(segment for segment, owner in zip(segments, clauses) if owner == clause - 1)
         return scope
 
     def negated(self, doc: Doc, concept: Mention, negations: Sequence[Mention], segments: Sequence[int]) -> bool:
