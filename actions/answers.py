@@ -30,6 +30,8 @@ FACET = "facet"  # the entity of the facet words (content/facets.yml)
 TOPIC_SLOT = "topic"
 # What the last answer was about ("aquatic/how_much", "aquatic+fatigue/general"), for the record.
 ANSWERED_SLOT = "answered"
+# Intents that name no specific topic: with a facet asked, the conversation's topic answers.
+GENERIC_INTENTS = (CONTENT.overview.intent, "nlu_fallback")
 
 
 def topic_answer(topic: Topic, closing: str) -> str:
@@ -139,24 +141,26 @@ def retrieved(tracker: Tracker) -> Dict[str, Any]:
 def target(tracker: Tracker) -> Target:
     """The topic and facet the latest message asks about.
 
-    The topic is the one the message names (an exercise, a symptom, a common question), else the
-    one its intent or content retrieval gives, else, for a follow-up, the topic of the
-    conversation so far. A message that names a topic and asks a facet gets that facet of that
+    The topic is the one the message names (an exercise, a symptom, a common question's button),
+    or the common question the classifiers recognised. A message that names none and asks a facet
+    is a follow-up: it keeps the topic of the conversation so far, when the classifiers found
+    nothing more specific than a follow-up, the exercise overview or no confident intent at all
+    (content retrieval, the fallback). Otherwise the topic is the one the intent or content
+    retrieval gives. A message that names a topic and asks a facet gets that facet of that
     topic, whatever the intent classifier said first.
     """
     intent = latest_intent(tracker)
     facet = asked_facet(tracker)
+    found = retrieved(tracker)
     exercise = named_topic(tracker, EXERCISE)
     symptom = named_topic(tracker, SYMPTOM)
-    by_intent = CONTENT.topic_for_intent(intent)
+    by_intent = None if found else CONTENT.topic_for_intent(intent)
     if symptom is None and by_intent is not None and by_intent.kind == SYMPTOM:
         symptom = by_intent
-    if intent == FAQ or (by_intent is not None and by_intent.kind == FAQ):
-        card = faq_card(tracker) or CONTENT.topic(retrieved(tracker).get("topic"))
+    if not found and (intent == FAQ or (by_intent is not None and by_intent.kind == FAQ)):
+        card = faq_card(tracker)
         if card is not None:
             return Target(card, facet)
-    if retrieved(tracker) and not (exercise or symptom):
-        return Target(CONTENT.topic(retrieved(tracker)["topic"]), facet)
     if exercise is not None:
         return Target(exercise, facet, symptom if facet == GENERAL else None)
     if symptom is not None:
@@ -164,12 +168,16 @@ def target(tracker: Tracker) -> Target:
     topics = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
     if topics:
         return Target(topics[0], facet)
+    current = CONTENT.topic(tracker.get_slot(TOPIC_SLOT))
+    generic = found or intent in CONTENT.followups or intent in GENERIC_INTENTS
+    if facet != GENERAL and current is not None and generic:
+        return Target(current, facet)
+    if found:
+        return Target(CONTENT.topic(found["topic"]), facet)
     if by_intent is not None:
         # an information topic other than the overview answers its summary only
         keeps_facet = by_intent.kind != INFO or by_intent.id == OVERVIEW_TOPIC
         return Target(by_intent, facet if keeps_facet else GENERAL)
-    if facet != GENERAL:
-        return Target(CONTENT.topic(tracker.get_slot("topic")), facet)
     return Target(None, facet)
 
 
