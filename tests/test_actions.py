@@ -458,3 +458,29 @@ def test_the_fallback_says_why_when_the_message_was_empty_or_cut(content_data):
         tracker.latest_message["input_guard"] = guard
         messages, _ = run_action(ActionFallback(), tracker)
         assert texts(messages) == content_data.text(key)
+
+
+def test_a_follow_up_nobody_was_confident_about_still_answers_the_conversation_s_topic(content_data):
+    tracker = with_facet(make_tracker("how much would I need to do to notice it?", "nlu_fallback",
+                                      slots={"topic": "mood"}, history=EARLIER_TURN), "how_much")
+    messages, events = run_action(ActionFallback(), tracker)
+    assert content_data.topics["mood"].facets["how_much"].text in texts(messages)
+    assert slot(events, "answered") == "mood/how_much"
+
+
+def test_how_to_start_after_a_topic_is_that_topic_s_first_steps_not_the_overview_s(content_data):
+    tracker = with_facet(make_tracker("where do I start?", "ask_exercise_overview", slots={"topic": "weakness"},
+                                      history=EARLIER_TURN), "how_to_start")
+    messages, events = run_action(ActionAnswerInfo(), tracker)
+    assert content_data.topics["weakness"].facets["how_to_start"].text in texts(messages)
+    assert slot(events, "topic") == "weakness"
+    # with no topic yet, the overview's first steps answer
+    tracker = with_facet(make_tracker("where do I start?", "ask_exercise_overview", history=EARLIER_TURN), "how_to_start")
+    messages, _ = run_action(ActionAnswerInfo(), tracker)
+    assert content_data.overview.facets["how_to_start"].text in texts(messages)
+
+
+def test_a_common_question_the_classifier_recognised_beats_the_conversation_s_topic(content_data):
+    tracker = with_facet(faq_tracker("bladder", slots={"topic": "fatigue"}, history=EARLIER_TURN), "how_much")
+    messages, events = run_action(ActionAnswerFaq(), tracker)
+    assert slot(events, "topic") == "bladder"

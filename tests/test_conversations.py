@@ -1,6 +1,6 @@
 """Multi-turn conversations through the real assistant (REST): does every turn get the right answer?
 
-Each conversation of the development sets (tests/conversations_dev.yml, and a former sealed batch)
+Each conversation of the development sets (tests/conversations_dev.yml, and former sealed batches)
 and of the sealed set
 (tests/sealed/conversations.yml) is sent turn by turn, each in its own conversation. A turn is
 judged by what the assistant did, read from the tracker: the topic and facet of a content answer
@@ -20,7 +20,8 @@ from conftest import ROOT
 
 MIN_RIGHT = 0.95
 SETS = {
-    "development": [ROOT / "tests" / "conversations_dev.yml", ROOT / "tests" / "conversations_former_sealed_1.yml"],
+    "development": [ROOT / "tests" / name for name in (
+        "conversations_dev.yml", "conversations_former_sealed_1.yml", "conversations_former_sealed_2.yml")],
     "sealed": [ROOT / "tests" / "sealed" / "conversations.yml"],
 }
 ANSWERS = {"action_smalltalk": "smalltalk", "action_fallback": "fallback"}
