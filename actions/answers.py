@@ -1,6 +1,7 @@
 """Answers about exercise types, symptoms, general information, and follow-ups on the topic."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
 
@@ -32,6 +33,14 @@ TOPIC_SLOT = "topic"
 ANSWERED_SLOT = "answered"
 # Intents that name no specific topic: with a facet asked, the conversation's topic answers.
 GENERIC_INTENTS = (CONTENT.overview.intent, "nlu_fallback")
+# A follow-up is short: a longer message that the classifiers took for a common question asks it.
+SHORT_WORDS = 8
+# Words that ask whether something helps ("would tai chi help with that?", "is it good for...").
+ASKS_IF_IT_HELPS = re.compile(r"\b(help|helps|helpful|good for|ease|eases|improve|improves|benefit|better for)\b", re.I)
+
+
+def is_short(tracker: Tracker) -> bool:
+    return len((tracker.latest_message.get("text") or "").split()) <= SHORT_WORDS
 
 
 def topic_answer(topic: Topic, closing: str) -> str:
@@ -157,19 +166,29 @@ def target(tracker: Tracker) -> Target:
     by_intent = None if found else CONTENT.topic_for_intent(intent)
     if symptom is None and by_intent is not None and by_intent.kind == SYMPTOM:
         symptom = by_intent
+    current = CONTENT.topic(tracker.get_slot(TOPIC_SLOT))
+    names_topic = bool(entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM))
     if not found and (intent == FAQ or (by_intent is not None and by_intent.kind == FAQ)):
         card = faq_card(tracker)
-        if card is not None:
-            return Target(card, facet)
+        short_follow_up = facet != GENERAL and current is not None and not names_topic and is_short(tracker)
+        if card is not None and not short_follow_up:
+            # a common question's answer is about whether it is safe: its own words ask no facet
+            return Target(card, GENERAL if facet == "precautions" and intent == FAQ else facet)
+    helps = facet == GENERAL and ASKS_IF_IT_HELPS.search(tracker.latest_message.get("text") or "")
     if exercise is not None:
+        # "would tai chi help with that?" after a symptom: that exercise for that symptom
+        if symptom is None and helps and current is not None and current.kind == SYMPTOM:
+            symptom = current
         return Target(exercise, facet, symptom if facet == GENERAL else None)
     if symptom is not None:
+        # "does it help with balance?" after an exercise: that exercise for that symptom
+        if helps and current is not None and current.kind == EXERCISE:
+            return Target(current, GENERAL, symptom)
         return Target(symptom, facet)
     topics = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
     if topics:
         return Target(topics[0], facet)
-    current = CONTENT.topic(tracker.get_slot(TOPIC_SLOT))
-    generic = found or intent in CONTENT.followups or intent in GENERIC_INTENTS
+    generic = found or intent in CONTENT.followups or intent in GENERIC_INTENTS or intent == FAQ
     if facet != GENERAL and current is not None and generic:
         return Target(current, facet)
     if found:

@@ -482,5 +482,26 @@ def test_how_to_start_after_a_topic_is_that_topic_s_first_steps_not_the_overview
 
 def test_a_common_question_the_classifier_recognised_beats_the_conversation_s_topic(content_data):
     tracker = with_facet(faq_tracker("bladder", slots={"topic": "fatigue"}, history=EARLIER_TURN), "how_much")
-    messages, events = run_action(ActionAnswerFaq(), tracker)
+    tracker.latest_message["text"] = "how often should I do the pelvic floor exercises my physio showed me?"
+    _, events = run_action(ActionAnswerFaq(), tracker)
     assert slot(events, "topic") == "bladder"
+    # a short facet question is a follow-up on the conversation's topic, whatever the classifier said
+    tracker.latest_message["text"] = "how often?"
+    _, events = run_action(ActionAnswerFaq(), tracker)
+    assert slot(events, "answered") == "fatigue/how_much"
+
+
+def test_would_an_exercise_help_with_that_after_a_symptom_is_that_pair(content_data):
+    tracker = make_tracker("would tai chi help with that?", "ask_balance_training", {"exercise": "balance_training"},
+                           slots={"topic": "balance"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerExercise(), tracker)
+    assert slot(events, "answered") == "balance_training+balance/general"
+    tracker = make_tracker("does it help with my balance?", "symptom_balance", {"symptom": "balance"},
+                           slots={"topic": "hippotherapy"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerSymptom(), tracker)
+    assert slot(events, "answered") == "hippotherapy+balance/general"
+    # without a question about helping, a symptom named is a new topic
+    tracker = make_tracker("I'm exhausted all the time", "symptom_fatigue", {"symptom": "fatigue"},
+                           slots={"topic": "aquatic"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerSymptom(), tracker)
+    assert slot(events, "answered") == "fatigue/general"
