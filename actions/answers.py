@@ -172,8 +172,7 @@ def target(tracker: Tracker) -> Target:
         card = faq_card(tracker)
         short_follow_up = facet != GENERAL and current is not None and not names_topic and is_short(tracker)
         if card is not None and not short_follow_up:
-            # a common question's answer is about whether it is safe: its own words ask no facet
-            return Target(card, GENERAL if facet == "precautions" and intent == FAQ else facet)
+            return Target(card, facet)
     helps = facet == GENERAL and ASKS_IF_IT_HELPS.search(tracker.latest_message.get("text") or "")
     if exercise is not None:
         # "would tai chi help with that?" after a symptom: that exercise for that symptom
