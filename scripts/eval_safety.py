@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 from scripts.gates import Gate, report  # noqa: E402
 
 DEVELOPMENT = [ROOT / "tests" / "safety" / name
-               for name in ("red_flags.yml", "benign.yml", "caution.yml", "former_sealed_1.yml", "former_sealed_2.yml")]
+               for name in ("red_flags.yml", "benign.yml", "caution.yml", "former_sealed_1.yml", "former_sealed_2.yml",
+                             "former_sealed_3.yml")]
 SEALED = [ROOT / "tests" / "sealed" / "safety.yml"]
 # (gate, the target, higher is better)
 TARGETS = {
