@@ -43,7 +43,7 @@ TARGETS = {
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
     "development": (0.90, 0.03, 0.85),
-    "sealed": (0.89, 0.03, 0.80),
+    "sealed": (0.90, 0.03, 0.80),
 }
 FALLBACK = "nlu_fallback"
 DECLINED = {"out_of_scope", "request_medical_advice", FALLBACK}
