@@ -24,12 +24,9 @@ from actions.replies import (
 )
 from content import EXERCISE, FAQ, INFO, SYMPTOM, Facet, Topic
 from content.model import OVERVIEW_TOPIC
+from names import ANSWERED_SLOT, FACET, TOPIC_SLOT
 
 GENERAL = "general"  # the general answer of a topic: summary and benefits
-FACET = "facet"  # the entity of the facet words (content/facets.yml)
-TOPIC_SLOT = "topic"
-# What the last answer was about ("aquatic/how_much", "aquatic+fatigue/general"), for the record.
-ANSWERED_SLOT = "answered"
 
 
 def topic_answer(topic: Topic, closing: str) -> str:
@@ -169,7 +166,7 @@ def target(tracker: Tracker) -> Target:
         keeps_facet = by_intent.kind != INFO or by_intent.id == OVERVIEW_TOPIC
         return Target(by_intent, facet if keeps_facet else GENERAL)
     if facet != GENERAL:
-        return Target(CONTENT.topic(tracker.get_slot("topic")), facet)
+        return Target(CONTENT.topic(tracker.get_slot(TOPIC_SLOT)), facet)
     return Target(None, facet)
 
 

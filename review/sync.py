@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from names import FALLBACK_ACTION, RED_FLAG, SAFETY_KEY
 from review.db import events_table_exists, in_chunks, is_sqlite
 from review.migrations import search_backend
 from review.redact import Redactor
@@ -38,7 +39,6 @@ from review.redact import Redactor
 log = logging.getLogger("review.sync")
 
 BATCH = 2000
-FALLBACK_ACTION = "action_fallback"
 GAP_WAIT_SECONDS = 30.0
 # What review stores, indexes and shows of one message; the tracker store keeps all of it.
 MAX_TEXT_CHARS = 4000
@@ -97,12 +97,12 @@ def entities_of(parse: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def red_flags_of(parse: Dict[str, Any], entities: List[Dict[str, Any]]) -> Set[str]:
     """The red-flag categories the NLU pipeline set on a message (never a typed payload's)."""
-    safety = _mapping(parse.get("safety"))
+    safety = _mapping(parse.get(SAFETY_KEY))
     flags = set()
     if safety.get("tier") in RED_FLAG_TIERS:
-        flags.add(safe_name(safety.get("category")) or "red_flag")
+        flags.add(safe_name(safety.get("category")) or RED_FLAG)
     flags |= {safe_name(e["value"]) or INVALID for e in entities
-              if e["entity"] == "red_flag" and e["extractor"] == RED_FLAG_EXTRACTOR}
+              if e["entity"] == RED_FLAG and e["extractor"] == RED_FLAG_EXTRACTOR}
     return flags
 
 
