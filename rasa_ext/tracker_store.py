@@ -94,6 +94,8 @@ def _sqlite_engine(url: Any) -> Any:
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
+    engine: sa.engine.Engine
+
     def __init__(self, domain: Any = None, window_events: int = DEFAULT_WINDOW_EVENTS, **kwargs: Any) -> None:
         super().__init__(domain=domain, **kwargs)
         self.window_events = max(int(window_events), MIN_WINDOW_EVENTS)
