@@ -100,6 +100,7 @@ def parse(agent, text):
     return asyncio.run(agent.parse_message(text))
 
 
+@pytest.mark.model
 def test_trained_model_extracts_normalised_entities(agent):
     result = parse(agent, "Can swimming help my fatigue?")
     entities = {(e["entity"], e["value"], e["extractor"]) for e in result["entities"]}
@@ -110,6 +111,7 @@ def test_trained_model_extracts_normalised_entities(agent):
     assert result["intent"]["name"] in ("symptom_fatigue", "ask_aquatic_exercise")
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     "text,medicine",
     [
@@ -127,6 +129,7 @@ def test_a_medicine_the_training_data_never_names_goes_to_the_physician(agent, t
     assert result["entities"] == []  # a medical term is a feature, never an entity
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     "text,intent",
     [
@@ -139,6 +142,7 @@ def test_a_named_medicine_always_gets_the_referral(agent, text, intent):
     assert parse(agent, text)["intent"]["name"] == intent
 
 
+@pytest.mark.model
 def test_one_known_word_is_enough_for_the_classifier(agent):
     """Unknown words around a known question do not send it to the fallback."""
     assert NOT_IN_NLU_DATA not in NLU_DATA
@@ -146,6 +150,7 @@ def test_one_known_word_is_enough_for_the_classifier(agent):
     assert result["intent"]["name"] == "ask_aquatic_exercise"
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     "text,intent",
     [
