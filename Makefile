@@ -94,8 +94,8 @@ test: train test-rasa test-py
 
 test-rasa:
 	$(PY) scripts/reading_grades.py
-	$(PY) -m pytest tests/test_red_flags.py -q -s -p no:cacheprovider \
-		-k "every_red_flag_is_detected or few_false_positives"
+	$(PY) scripts/eval_safety.py --model $(MODEL)
+	$(PY) scripts/eval_nlu.py --model $(MODEL)
 	$(RASA) data validate --fail-on-warnings
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_holdout.yml --out results/holdout --no-plot
 	$(PY) scripts/check_nlu.py results/holdout/intent_report.json

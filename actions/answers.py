@@ -1,6 +1,7 @@
 """Answers about exercise types, symptoms, general information, and follow-ups on the topic."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text
 
@@ -24,9 +25,19 @@ from actions.replies import (
 )
 from content import EXERCISE, FAQ, INFO, SYMPTOM, Facet, Topic
 from content.model import OVERVIEW_TOPIC
-from names import ANSWERED_SLOT, FACET, TOPIC_SLOT
+from names import ANSWERED_SLOT, FACET, FALLBACK_INTENT, TOPIC_SLOT
 
 GENERAL = "general"  # the general answer of a topic: summary and benefits
+# Intents that name no specific topic: with a facet asked, the conversation's topic answers.
+GENERIC_INTENTS = (CONTENT.overview.intent, FALLBACK_INTENT)
+# A follow-up is short: a longer message that the classifiers took for a common question asks it.
+SHORT_WORDS = 8
+# Words that ask whether something helps ("would tai chi help with that?", "is it good for...").
+ASKS_IF_IT_HELPS = re.compile(r"\b(help|helps|helpful|good for|ease|eases|improve|improves|benefit|better for)\b", re.I)
+
+
+def is_short(tracker: Tracker) -> bool:
+    return len((tracker.latest_message.get("text") or "").split()) <= SHORT_WORDS
 
 
 def topic_answer(topic: Topic, closing: str) -> str:
@@ -136,37 +147,52 @@ def retrieved(tracker: Tracker) -> Dict[str, Any]:
 def target(tracker: Tracker) -> Target:
     """The topic and facet the latest message asks about.
 
-    The topic is the one the message names (an exercise, a symptom, a common question), else the
-    one its intent or content retrieval gives, else, for a follow-up, the topic of the
-    conversation so far. A message that names a topic and asks a facet gets that facet of that
+    The topic is the one the message names (an exercise, a symptom, a common question's button),
+    or the common question the classifiers recognised. A message that names none and asks a facet
+    is a follow-up: it keeps the topic of the conversation so far, when the classifiers found
+    nothing more specific than a follow-up, the exercise overview or no confident intent at all
+    (content retrieval, the fallback). Otherwise the topic is the one the intent or content
+    retrieval gives. A message that names a topic and asks a facet gets that facet of that
     topic, whatever the intent classifier said first.
     """
     intent = latest_intent(tracker)
     facet = asked_facet(tracker)
+    found = retrieved(tracker)
     exercise = named_topic(tracker, EXERCISE)
     symptom = named_topic(tracker, SYMPTOM)
-    by_intent = CONTENT.topic_for_intent(intent)
+    by_intent = None if found else CONTENT.topic_for_intent(intent)
     if symptom is None and by_intent is not None and by_intent.kind == SYMPTOM:
         symptom = by_intent
-    if intent == FAQ or (by_intent is not None and by_intent.kind == FAQ):
-        card = faq_card(tracker) or CONTENT.topic(retrieved(tracker).get("topic"))
-        if card is not None:
+    current = CONTENT.topic(tracker.get_slot(TOPIC_SLOT))
+    names_topic = bool(entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM))
+    if not found and (intent == FAQ or (by_intent is not None and by_intent.kind == FAQ)):
+        card = faq_card(tracker)
+        short_follow_up = facet != GENERAL and current is not None and not names_topic and is_short(tracker)
+        if card is not None and not short_follow_up:
             return Target(card, facet)
-    if retrieved(tracker) and not (exercise or symptom):
-        return Target(CONTENT.topic(retrieved(tracker)["topic"]), facet)
+    helps = facet == GENERAL and ASKS_IF_IT_HELPS.search(tracker.latest_message.get("text") or "")
     if exercise is not None:
+        # "would tai chi help with that?" after a symptom: that exercise for that symptom
+        if symptom is None and helps and current is not None and current.kind == SYMPTOM:
+            symptom = current
         return Target(exercise, facet, symptom if facet == GENERAL else None)
     if symptom is not None:
+        # "does it help with balance?" after an exercise: that exercise for that symptom
+        if helps and current is not None and current.kind == EXERCISE:
+            return Target(current, GENERAL, symptom)
         return Target(symptom, facet)
     topics = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
     if topics:
         return Target(topics[0], facet)
+    generic = found or intent in CONTENT.followups or intent in GENERIC_INTENTS or intent == FAQ
+    if facet != GENERAL and current is not None and generic:
+        return Target(current, facet)
+    if found:
+        return Target(CONTENT.topic(found["topic"]), facet)
     if by_intent is not None:
         # an information topic other than the overview answers its summary only
         keeps_facet = by_intent.kind != INFO or by_intent.id == OVERVIEW_TOPIC
         return Target(by_intent, facet if keeps_facet else GENERAL)
-    if facet != GENERAL:
-        return Target(CONTENT.topic(tracker.get_slot(TOPIC_SLOT)), facet)
     return Target(None, facet)
 
 

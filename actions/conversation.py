@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answers import GENERAL, answer, target
 from actions.replies import (
     CONTENT,
     suggestion_button,
@@ -61,6 +62,12 @@ class ActionFallback(Reply):
     def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         # The NLU's input guard says when a message was empty or had to be cut (nlp/components.py).
         guard = tracker.latest_message.get(INPUT_GUARD_KEY)
+        if not guard:
+            # a follow-up nobody was confident about ("how much would I need to do?") still asks
+            # a facet of the conversation's topic
+            found = target(tracker)
+            if found.topic is not None and found.facet != GENERAL:
+                return answer(dispatcher, tracker, found)
         if guard in GUARD_ANSWERS:
             key = GUARD_ANSWERS[guard]
         elif self._fallbacks_in_a_row(tracker) >= 2:

@@ -76,7 +76,7 @@ def main() -> None:
     policy = Policy(
         emergencies=frozenset(c for c, a in data.safety.items() if a.tier == EMERGENCY),
         cautions=frozenset(c for c, a in data.safety.items() if a.tier == CAUTION),
-        crises=frozenset({"suicide", "overdose"}), suspect_threshold=0.4, crisis_threshold=0.5,
+        crises=frozenset({"suicide", "overdose"}), suspect_threshold=0.6, crisis_threshold=0.5,
     )
     docs = [nlp(t) for t in texts]
     embeddings = dict(zip(texts, encoder.get().encode(texts)))

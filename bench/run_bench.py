@@ -57,9 +57,9 @@ START_TIMEOUT = 300
 
 SYSTEMS = {
     # name: (config file, extra files that the trained model depends on)
-    "project": (ROOT / "config.yml", [ROOT / "nlp" / "components.py", ROOT / "nlp" / "red_flags.py",
-                                      ROOT / "nlp" / "model" / "meta.json",
-                                      ROOT / "nlp" / "model" / "entity_ruler" / "patterns.jsonl"]),
+    "project": (ROOT / "config.yml", sorted((ROOT / "nlp").glob("*.py")) + sorted((ROOT / "data" / "safety").glob("*.yml"))
+                + [ROOT / "content" / "red_flags.yml", ROOT / "content" / "facets.yml",
+                   ROOT / "nlp" / "model" / "meta.json", ROOT / "nlp" / "model" / "entity_ruler" / "patterns.jsonl"]),
     "baseline": (BENCH / "baseline_config.yml", []),
 }
 # the endpoints each one runs with (tracker store, lock store, action server)

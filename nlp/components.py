@@ -560,7 +560,7 @@ class RedFlagClassifier(GraphComponent):
         return {
             "corpus": "data/safety",
             "crisis_categories": ["suicide", "overdose"],
-            "suspect_threshold": 0.4,
+            "suspect_threshold": 0.6,
             "crisis_threshold": 0.5,
             "regularisation": 32.0,
             # below this, "No" to the safety check gets the fallback (as the FallbackClassifier's)

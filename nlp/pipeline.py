@@ -67,9 +67,12 @@ def patterns(nlp: Language, content_data: content.Content) -> List[Dict]:
 def facet_patterns(content_data: content.Content) -> List[Dict]:
     """One pattern on the lower-case words per facet phrase (content/facets.yml), label `facet`.
 
-    Words as typed, not lemmas: "start" must not match "started"."""
+    Words as typed, not lemmas: "start" must not match "started". A word may be alternatives
+    ("where|how should i start")."""
     return [
-        {"label": FACET_LABEL, "id": facet, "pattern": [{"LOWER": word} for word in phrase.split()]}
+        {"label": FACET_LABEL, "id": facet, "pattern": [
+            {"LOWER": {"IN": word.split("|")}} if "|" in word else {"LOWER": word} for word in phrase.split()
+        ]}
         for facet, phrases in content_data.facet_phrases.items()
         for phrase in phrases
     ]

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import http_exceptions, web
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 
 from settings import tracker_url
@@ -75,7 +76,20 @@ def _templates() -> jinja2.Environment:
     env.filters["iso"] = exports.iso
     env.filters["cut_note"] = sync.cut_note
     env.globals["urlencode"] = urlencode
+    env.globals["safety_labels"] = safety_labels
     return env
+
+
+def safety_labels(labels: Optional[str]) -> Markup:
+    """A conversation's safety labels (review_conversations.red_flags) as badges: a confirmed or a
+    suspected red flag is highlighted, a caution and the answer to the safety check are shown."""
+    badges = []
+    for label in filter(None, (labels or "").split(",")):
+        tier, _, what = label.partition(":")
+        kind = tier.replace(" ", "-")
+        prefix = "RED FLAG" if tier == "confirmed" else tier
+        badges.append(Markup('<strong class="safety {}">{}: {}</strong>').format(kind, prefix, what))
+    return Markup(" ").join(badges)
 
 
 def page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from names import FALLBACK_ACTION
 from review.migrations import search_backend
-from review.sync import UNSAFE_CHARACTERS, clip, user_fields
+from review.sync import UNSAFE_CHARACTERS, check_answer_of, clip, safety_of, user_fields
 
 SORTS = ("recent", "red_flag")
 TAG_PATTERN = re.compile(r"^[\w .:-]{1,50}$")
@@ -263,6 +263,10 @@ class Turn:
     action: Optional[str] = None
     channel: Optional[str] = None
     fell_back: bool = False
+    # the safety decision of a user message (tier, category, source, score, rule), if any
+    safety: Dict[str, Any] = field(default_factory=dict)
+    # a slot event that records the user's answer to the safety check: "yes" or "no"
+    check_answer: Optional[str] = None
     label: Optional[str] = None
 
     def misunderstood(self, threshold: float) -> bool:
@@ -297,11 +301,17 @@ def transcript(conn: Connection, sender_id: str) -> Optional[Dict[str, Any]]:
             text, turn.intent, turn.confidence, turn.entities, turn.channel = user_fields(data)
             turn.text, turn.cut = clip(text)
             turn.label = labels.get(row.id)
+            turn.safety = safety_of(data)
             last_user = turn
         elif row.type_name == "bot":
             turn.text, turn.cut = clip(data.get("text") if isinstance(data.get("text"), str) else "")
             buttons = (data.get("data") if isinstance(data.get("data"), dict) else {}).get("buttons")
             turn.buttons = [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
+        elif row.type_name == "slot":
+            answer = check_answer_of(data)
+            if answer is None:
+                continue  # other slots are bookkeeping
+            turn.check_answer = answer.split(":", 1)[1]
         elif row.type_name == "action":
             turn.action = data.get("name") if isinstance(data.get("name"), str) else row.action_name
             if turn.action == "action_listen":

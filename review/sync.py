@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from names import FALLBACK_ACTION, RED_FLAG, SAFETY_KEY
+from names import FALLBACK_ACTION, RED_FLAG, SAFETY_ANSWER_SLOT, SAFETY_KEY
 from review.db import events_table_exists, in_chunks, is_sqlite
 from review.migrations import search_backend
 from review.redact import Redactor
@@ -50,6 +50,7 @@ INVALID = "invalid"
 # The parse data the NLU pipeline sets on a message it flagged. A payload a user types
 # ("/emergency{...}") bypasses the pipeline, so it never counts.
 RED_FLAG_TIERS = ("confirmed", "suspected")
+SAFETY_TIERS = RED_FLAG_TIERS + ("caution",)
 RED_FLAG_EXTRACTOR = "RedFlagClassifier"
 # Characters a database or a terminal must not get: NUL and the other C0/C1 controls, and lone
 # surrogates (from bytes that were not UTF-8).
@@ -96,14 +97,45 @@ def entities_of(parse: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def red_flags_of(parse: Dict[str, Any], entities: List[Dict[str, Any]]) -> Set[str]:
-    """The red-flag categories the NLU pipeline set on a message (never a typed payload's)."""
+    """The safety decisions the NLU pipeline set on a message (never a typed payload's), as
+    "tier:category" labels: confirmed:chest, suspected:stroke, caution:dizziness. A model older
+    than the tiers only set a red_flag entity: that is confirmed."""
     safety = _mapping(parse.get(SAFETY_KEY))
     flags = set()
-    if safety.get("tier") in RED_FLAG_TIERS:
-        flags.add(safe_name(safety.get("category")) or RED_FLAG)
-    flags |= {safe_name(e["value"]) or INVALID for e in entities
-              if e["entity"] == RED_FLAG and e["extractor"] == RED_FLAG_EXTRACTOR}
+    if safety.get("tier") in SAFETY_TIERS:
+        flags.add(f"{safety['tier']}:{safe_name(safety.get('category')) or 'unknown'}")
+    flags |= {f"confirmed:{safe_name(e['value']) or INVALID}" for e in entities
+              if e["entity"] == RED_FLAG and e["extractor"] == RED_FLAG_EXTRACTOR
+              and safety.get("tier") not in SAFETY_TIERS}
     return flags
+
+
+def safety_of(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The safety decision of a user event, reduced to what review shows (values checked)."""
+    safety = _mapping(_mapping(data.get("parse_data")).get(SAFETY_KEY))
+    if safety.get("tier") not in SAFETY_TIERS:
+        return {}
+    score = _confidence(safety.get("score"))
+    rule = safety.get("rule")
+    return {
+        "tier": safety["tier"],
+        "category": safe_name(safety.get("category")) if safety.get("category") else None,
+        "source": safety.get("source") if safety.get("source") in ("rules", "net", "classifier") else "rules",
+        "score": score if score is not None else 0.0,
+        "rule": clip(rule, MAX_ENTITY_CHARS)[0] if isinstance(rule, str) else "",
+    }
+
+
+def is_red_flag(labels: Set[str]) -> bool:
+    """Highlighted in review: a confirmed or a suspected red flag (a caution is shown, not highlighted)."""
+    return any(label.split(":", 1)[0] in RED_FLAG_TIERS for label in labels)
+
+
+def check_answer_of(data: Dict[str, Any]) -> Optional[str]:
+    """The label of the user's answer to the safety check, from a slot event."""
+    if data.get("name") == SAFETY_ANSWER_SLOT and data.get("value") in ("yes", "no"):
+        return f"check answered:{data['value']}"
+    return None
 
 
 def user_fields(data: dict) -> tuple:
@@ -167,6 +199,13 @@ def _event_summary(row: Any) -> Tuple[Summary, Optional[str]]:
         part.red_flags = red_flags_of(_mapping(data.get("parse_data")), entities)
     elif row.type_name == "action" and row.action_name == FALLBACK_ACTION:
         part.fell_back = True
+    elif row.type_name == "slot":
+        try:
+            data = json.loads(row.data or "{}")
+        except ValueError as problem:
+            raise BadEvent(f"the event's data is not JSON ({problem})") from problem
+        answer = check_answer_of(data) if isinstance(data, dict) else None
+        part.red_flags = {answer} if answer else set()
     return part, text
 
 
@@ -221,7 +260,7 @@ def _write(conn: Connection, summaries: Dict[str, Summary]) -> None:
         params.append({
             "s": sender, "f": merged.first_time, "l": merged.last_time, "c": merged.channel,
             "m": merged.message_count, "e": merged.event_count, "mc": merged.min_confidence,
-            "fb": int(merged.fell_back), "rf": int(bool(merged.red_flags)), "rfs": ",".join(sorted(merged.red_flags)),
+            "fb": int(merged.fell_back), "rf": int(is_red_flag(merged.red_flags)), "rfs": ",".join(sorted(merged.red_flags)),
             "i": ",".join(sorted(merged.intents)),
         })
     updates = [p for p in params if p["s"] in existing]

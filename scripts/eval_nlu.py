@@ -2,12 +2,13 @@
 
     python scripts/eval_nlu.py [--model models/assistant.tar.gz] [--show-errors] [--development-only]
 
-Parses every message of the development sets (tests/nlu_holdout.yml, and a former sealed batch)
+Parses every message of the development sets (tests/nlu_holdout.yml, and former sealed batches)
 and of the sealed set
 (tests/sealed/nlu.yml) with the whole NLU pipeline, as the assistant does: the final intent,
 after the safety layer, the medicine referral and content retrieval. A common question counts
 as the intent `faq`, as Rasa's own evaluation counts it; which question it picked is reported
-apart. Prints, per set, and exits 1 when the sealed set misses a target:
+apart. Prints, per set, the figures and the gates (scripts/gates.py): each target of the issue
+and the floor the build holds the set to today; it exits 1 below a floor. The targets:
 
 - intent macro-F1 at least 0.97;
 - at most 3 % of in-scope questions (content topics, follow-ups, common questions) fall back;
@@ -26,14 +27,23 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from names import FALLBACK_INTENT as FALLBACK
+from scripts.gates import Gate, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEVELOPMENT = [ROOT / "tests" / "nlu_holdout.yml", ROOT / "tests" / "nlu_former_sealed_1.yml"]
+DEVELOPMENT = [ROOT / "tests" / name for name in ("nlu_holdout.yml", "nlu_former_sealed_1.yml", "nlu_former_sealed_2.yml")]
 SEALED = ROOT / "tests" / "sealed" / "nlu.yml"
-MIN_F1 = 0.97
-MAX_IN_SCOPE_FALLBACK = 0.03
-MIN_OUT_OF_SCOPE_DECLINED = 0.95
+# (gate, the issue's target, higher is better, shown as a percentage)
+TARGETS = {
+    "intent macro-F1": (0.97, True, False),
+    "in-scope questions that fall back": (0.03, False, True),
+    "out-of-scope messages declined or fallen back": (0.95, True, True),
+}
+# What the build holds each set to today: a little below the last measurement (scripts/gates.py).
+FLOORS = {
+    "development": (0.90, 0.03, 0.85),
+    "sealed": (0.89, 0.03, 0.80),
+}
 DECLINED = {"out_of_scope", "request_medical_advice", FALLBACK}
 
 
@@ -125,21 +135,15 @@ def main() -> int:
         sets["sealed"] = examples(SEALED)
     texts = sorted({text for items in sets.values() for text, _, _ in items})
     parses = dict(zip(texts, asyncio.run(parse_all(args.model, texts))))
-    failures = []
+    below = []
     for name, items in sets.items():
-        f1, fallback, declined = evaluate(name, items, parses, in_scope, args.show_errors)
-        if name == "sealed":
-            if f1 < MIN_F1:
-                failures.append(f"sealed intent macro-F1 {f1:.4f} < {MIN_F1}")
-            if fallback > MAX_IN_SCOPE_FALLBACK:
-                failures.append(f"sealed in-scope fallback {fallback:.1%} > {MAX_IN_SCOPE_FALLBACK:.0%}")
-            if declined < MIN_OUT_OF_SCOPE_DECLINED:
-                failures.append(f"sealed out-of-scope declined {declined:.1%} < {MIN_OUT_OF_SCOPE_DECLINED:.0%}")
-    print()
-    for failure in failures:
-        print("MISSED:", failure)
-    print("understanding targets:", "all met" if not failures else f"{len(failures)} missed")
-    return 1 if failures else 0
+        figures = evaluate(name, items, parses, in_scope, args.show_errors)
+        below += report(f"understanding gates, {name} set", [
+            Gate(gate, value, target, floor, higher, percent)
+            for (gate, (target, higher, percent)), value, floor in zip(TARGETS.items(), figures, FLOORS[name])
+        ])
+    print("\nunderstanding gates:", "every floor held" if not below else f"{len(below)} below the floor")
+    return 1 if below else 0
 
 
 if __name__ == "__main__":

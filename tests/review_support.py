@@ -114,6 +114,13 @@ def bot_event(sender: str, at: float, text: str, buttons: Optional[List[Dict[str
             "action_name": None, "data": json.dumps(data)}
 
 
+def slot_event(sender: str, at: float, name: str, value: Any) -> Dict[str, Any]:
+    """A row for `events`: a slot an action set."""
+    data = {"event": "slot", "timestamp": at, "name": name, "value": value}
+    return {"sender_id": sender, "type_name": "slot", "timestamp": at, "intent_name": None,
+            "action_name": None, "data": json.dumps(data)}
+
+
 def action_event(sender: str, at: float, name: str) -> Dict[str, Any]:
     """A row for `events`: an action that ran."""
     data = {"event": "action", "timestamp": at, "name": name}

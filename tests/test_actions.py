@@ -458,3 +458,50 @@ def test_the_fallback_says_why_when_the_message_was_empty_or_cut(content_data):
         tracker.latest_message[INPUT_GUARD_KEY] = guard
         messages, _ = run_action(ActionFallback(), tracker)
         assert texts(messages) == content_data.text(key)
+
+
+def test_a_follow_up_nobody_was_confident_about_still_answers_the_conversation_s_topic(content_data):
+    tracker = with_facet(make_tracker("how much would I need to do to notice it?", "nlu_fallback",
+                                      slots={"topic": "mood"}, history=EARLIER_TURN), "how_much")
+    messages, events = run_action(ActionFallback(), tracker)
+    assert content_data.topics["mood"].facets["how_much"].text in texts(messages)
+    assert slot(events, "answered") == "mood/how_much"
+
+
+def test_how_to_start_after_a_topic_is_that_topic_s_first_steps_not_the_overview_s(content_data):
+    tracker = with_facet(make_tracker("where do I start?", "ask_exercise_overview", slots={"topic": "weakness"},
+                                      history=EARLIER_TURN), "how_to_start")
+    messages, events = run_action(ActionAnswerInfo(), tracker)
+    assert content_data.topics["weakness"].facets["how_to_start"].text in texts(messages)
+    assert slot(events, "topic") == "weakness"
+    # with no topic yet, the overview's first steps answer
+    tracker = with_facet(make_tracker("where do I start?", "ask_exercise_overview", history=EARLIER_TURN), "how_to_start")
+    messages, _ = run_action(ActionAnswerInfo(), tracker)
+    assert content_data.overview.facets["how_to_start"].text in texts(messages)
+
+
+def test_a_common_question_the_classifier_recognised_beats_the_conversation_s_topic(content_data):
+    tracker = with_facet(faq_tracker("bladder", slots={"topic": "fatigue"}, history=EARLIER_TURN), "how_much")
+    tracker.latest_message["text"] = "how often should I do the pelvic floor exercises my physio showed me?"
+    _, events = run_action(ActionAnswerFaq(), tracker)
+    assert slot(events, "topic") == "bladder"
+    # a short facet question is a follow-up on the conversation's topic, whatever the classifier said
+    tracker.latest_message["text"] = "how often?"
+    _, events = run_action(ActionAnswerFaq(), tracker)
+    assert slot(events, "answered") == "fatigue/how_much"
+
+
+def test_would_an_exercise_help_with_that_after_a_symptom_is_that_pair(content_data):
+    tracker = make_tracker("would tai chi help with that?", "ask_balance_training", {"exercise": "balance_training"},
+                           slots={"topic": "balance"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerExercise(), tracker)
+    assert slot(events, "answered") == "balance_training+balance/general"
+    tracker = make_tracker("does it help with my balance?", "symptom_balance", {"symptom": "balance"},
+                           slots={"topic": "hippotherapy"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerSymptom(), tracker)
+    assert slot(events, "answered") == "hippotherapy+balance/general"
+    # without a question about helping, a symptom named is a new topic
+    tracker = make_tracker("I'm exhausted all the time", "symptom_fatigue", {"symptom": "fatigue"},
+                           slots={"topic": "aquatic"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerSymptom(), tracker)
+    assert slot(events, "answered") == "fatigue/general"

@@ -4,6 +4,7 @@ process of its own (`python -m review.app`) without a usable key is tested here 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 import launcher
 import settings
 from launcher import free_port
+from names import SAFETY_KEY
 from review import db, migrations
 from review_support import (
     InProcessApp,
@@ -24,6 +26,7 @@ from review_support import (
     create_events_table,
     create_user,
     insert_events,
+    slot_event,
     user_event,
 )
 
@@ -50,11 +53,24 @@ def app(tmp_path_factory):
             action_event("markup", now - 59, "action_fallback"),
             bot_event("markup", now - 58, "Sorry, I did not get that."),
         ])
+        insert_events(conn, [tiered_event("suspected", now - 50, "my chest feels odd", "suspected", "chest", "net", 0.62),
+                             slot_event("suspected", now - 49, "safety_answer", "yes")])
+        insert_events(conn, [tiered_event("confirmed", now - 40, "crushing chest pain", "confirmed", "chest", "rules", 1.0)])
+        insert_events(conn, [tiered_event("caution", now - 30, "dizzy on the bike", "caution", "dizziness", "rules", 1.0)])
     engine.dispose()
     create_user(env, "rita", "reviewer", "reviewer password 1")
     create_user(env, "adam", "admin", "admin password 123")
     with InProcessApp(env) as served:
         yield served.url, env
+
+
+def tiered_event(sender, at, text, tier, category, source, score):
+    """A user message the safety layer decided on, as the NLU pipeline stores it."""
+    row = user_event(sender, at, text, "emergency", 1.0)
+    data = json.loads(row["data"])
+    data["parse_data"][SAFETY_KEY] = {"tier": tier, "category": category, "source": source, "score": score,
+                                      "rule": "chest pain or pressure" if source == "rules" else ""}
+    return dict(row, data=json.dumps(data))
 
 
 def csrf(page: str) -> str:
@@ -164,6 +180,27 @@ def test_user_markup_is_shown_as_text_and_redacted(app):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
     assert "bob@example.com" not in page and "[EMAIL]" in page
     assert "default-src 'none'" in session.get(url + "/").headers["Content-Security-Policy"]
+
+
+def test_the_list_and_the_transcript_show_each_safety_tier(app):
+    url, _ = app
+    session, _ = login(url, "rita", "reviewer password 1")
+    listing = session.get(url + "/").text
+    rows = {sender: listing.split(f'/conversations/{sender}"')[0].rsplit("<tr", 1)[1]
+            for sender in ("suspected", "confirmed", "caution")}
+    # confirmed and suspected red flags are highlighted; a caution is shown, not highlighted
+    assert 'class="red-flag"' in rows["suspected"] and 'class="red-flag"' in rows["confirmed"]
+    assert 'class="red-flag"' not in rows["caution"]
+    assert "RED FLAG: chest" in listing and "suspected: chest" in listing and "caution: dizziness" in listing
+    assert "check answered: yes" in listing
+    page = session.get(url + "/conversations/suspected").text
+    assert "suspected</strong>" in page and "from the net (score 0.62)" in page
+    assert "Safety check answered" in page and ">yes</strong>" in page
+    page = session.get(url + "/conversations/confirmed").text
+    assert "confirmed</strong>" in page and "rule “chest pain or pressure”" in page
+    flagged = session.get(url + "/?red_flag=1").text
+    assert "/conversations/suspected" in flagged and "/conversations/confirmed" in flagged
+    assert "/conversations/caution" not in flagged
 
 
 def test_admin_reveals_exports_and_sees_the_audit_log(app):

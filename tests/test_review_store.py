@@ -22,7 +22,7 @@ import settings
 from review import audit, auth, db, exports, migrations, queries, retention, sync
 from review.redact import Redactor
 from review_support import (PostgresCluster, PostgresMissing, action_event, bot_event, create_events_table,
-                            insert_events, user_event)
+                            insert_events, slot_event, user_event)
 
 DAY = 86400
 NOW = time.time()
@@ -112,7 +112,7 @@ def test_sync_is_incremental_and_summarises(backend):
         rf = conn.execute(sa.text("SELECT * FROM review_conversations WHERE sender_id = 'rf'")).first()
     assert (row.message_count, row.fell_back, row.min_confidence, row.channel) == (2, 1, 0.2, "rest")
     assert set(row.intents.split(",")) == {"nlu_fallback", "thank"}
-    assert (rf.red_flag, rf.red_flags, rf.channel, rf.event_count) == (1, "chest_pain", "socketio", 3)
+    assert (rf.red_flag, rf.red_flags, rf.channel, rf.event_count) == (1, "confirmed:chest_pain", "socketio", 3)
 
 
 def test_concurrent_syncs_count_nothing_twice(backend):
@@ -219,7 +219,7 @@ def test_csv_and_jsonl_exports_are_filtered_and_redacted(backend):
     assert table[0]["text"] == "my email is [EMAIL], call [PHONE]"
     assert [json.loads(line)["sender_id"] for line in lines] == ["tg", "rf", "fb", "old"]
     assert "anna@" not in "".join(lines)
-    assert json.loads(lines[1])["red_flags"] == ["chest_pain"]
+    assert json.loads(lines[1])["red_flags"] == ["confirmed:chest_pain"]
 
 
 def test_purge_removes_old_conversations_everywhere(backend):
@@ -353,8 +353,15 @@ def test_red_flags_only_from_the_pipeline_never_from_a_typed_payload(backend):
         conn.execute(sa.text("UPDATE events SET data = :d WHERE sender_id = 'caution'"), {"d": json.dumps(
             {"event": "user", "text": "a bit dizzy", "parse_data": {
                 "intent": {"name": "emergency", "confidence": 1.0}, "safety": {"tier": "caution", "category": "x"}}})})
+        insert_events(conn, [slot_event("tiered", NOW - 79, "safety_answer", "no")])
     sync.sync(engine, REDACTOR)
+    # a confirmed or a suspected red flag is highlighted; a caution is shown, not highlighted
     assert senders(engine, red_flag=True) == ["tiered"]
+    with engine.connect() as conn:
+        labels = dict(conn.execute(sa.text("SELECT sender_id, red_flags FROM review_conversations")).all())
+    assert labels["tiered"] == "check answered:no,suspected:chest_pain"
+    assert labels["caution"] == "caution:x"
+    assert labels["typed"] == ""
 
 
 def test_huge_messages_are_stored_indexed_and_shown_cut(backend):
