@@ -304,7 +304,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         embeddings = encoder.get().encode([message.get(TEXT) or "" for message in texts])
         for message, embedding in zip(texts, embeddings):
             message.set(EMBEDDING_KEY, embedding)
-            self.add_features_to_message(None, embedding[None, :], TEXT, message)
+            # A message without words (InputGuard emptied it) gets no features from the other
+            # featurizers either: with this one alone, DIET would get a sentence feature and no
+            # sequence and fail; with none, it predicts nothing and the fallback answers.
+            if message.get(TOKENS_NAMES[TEXT]):
+                self.add_features_to_message(None, embedding[None, :], TEXT, message)
         return messages
 
 
