@@ -12,6 +12,7 @@ import yaml
 import content
 from conftest import ROOT
 from content.loader import CONTENT_DIR
+from names import FACET
 from nlp import pipeline
 
 MODEL = ROOT / "models" / "assistant.tar.gz"
@@ -126,7 +127,9 @@ def test_a_medicine_the_training_data_never_names_goes_to_the_physician(agent, t
     assert medicine not in NLU_DATA
     result = parse(agent, text)
     assert result["intent"] == {"name": "request_medical_advice", "confidence": 1.0}
-    assert result["entities"] == []  # a medical term is a feature, never an entity
+    # a medical term is a feature, never an entity (a facet word such as "safe" still is one)
+    assert [e for e in result["entities"] if e["entity"] != FACET] == []
+    assert not any(medicine in text[e["start"]:e["end"]] for e in result["entities"])
 
 
 @pytest.mark.model
