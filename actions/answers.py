@@ -25,14 +25,11 @@ from actions.replies import (
 )
 from content import EXERCISE, FAQ, INFO, SYMPTOM, Facet, Topic
 from content.model import OVERVIEW_TOPIC
+from names import ANSWERED_SLOT, FACET, FALLBACK_INTENT, TOPIC_SLOT
 
 GENERAL = "general"  # the general answer of a topic: summary and benefits
-FACET = "facet"  # the entity of the facet words (content/facets.yml)
-TOPIC_SLOT = "topic"
-# What the last answer was about ("aquatic/how_much", "aquatic+fatigue/general"), for the record.
-ANSWERED_SLOT = "answered"
 # Intents that name no specific topic: with a facet asked, the conversation's topic answers.
-GENERIC_INTENTS = (CONTENT.overview.intent, "nlu_fallback")
+GENERIC_INTENTS = (CONTENT.overview.intent, FALLBACK_INTENT)
 # A follow-up is short: a longer message that the classifiers took for a common question asks it.
 SHORT_WORDS = 8
 # Words that ask whether something helps ("would tai chi help with that?", "is it good for...").

@@ -18,10 +18,9 @@ from actions.replies import (
     session_events,
     topic_button,
 )
+from names import FALLBACK_ACTION, FALLBACK_INTENT, INPUT_GUARD_KEY, TOPIC_SLOT
 
-FALLBACK_INTENT = "nlu_fallback"
-# What the NLU's input guard found (parse data `input_guard`), and the answer that says so.
-INPUT_GUARD_KEY = "input_guard"
+# What the NLU's input guard found (parse data INPUT_GUARD_KEY), and the answer that says so.
 GUARD_ANSWERS = {"empty": "empty_message", "long": "long_message"}
 # How many topics a fallback offers as buttons.
 FALLBACK_CHOICES = 3
@@ -37,7 +36,7 @@ class ActionSmallTalk(Reply):
         intent = latest_intent(tracker)
         buttons = []
         if intent == "affirm":
-            current = CONTENT.topic(tracker.get_slot("topic"))
+            current = CONTENT.topic(tracker.get_slot(TOPIC_SLOT))
             buttons = followup_buttons(current) if current else exercise_buttons()
         send(dispatcher, tracker, CONTENT.text(intent), buttons)
         return []
@@ -58,7 +57,7 @@ class ActionFallback(Reply):
     """Not understood: offer the closest topics; twice in a row, point to a person."""
 
     def name(self) -> Text:
-        return "action_fallback"
+        return FALLBACK_ACTION
 
     def reply(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List:
         # The NLU's input guard says when a message was empty or had to be cut (nlp/components.py).

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import content
 import settings
 from content import EXERCISE, FAQ, SYMPTOM, Facet, Topic
+from names import FACET, SAFETY_CHECK_SLOT
 
 CONTENT = content.load()
 
@@ -23,8 +24,6 @@ Button = Dict[str, str]
 # The button label of each facet a follow-up asks for ("How much?"), and of how to start.
 FACET_LABELS = {facet: label for facet, label in CONTENT.followups.values()}
 FACET_LABELS["how_to_start"] = CONTENT.text("how_to_start_button")
-# Set while the safety check ("Is this happening to you now?") waits for its answer.
-SAFETY_CHECK_SLOT = "safety_check"
 
 
 class Reply(Action, metaclass=abc.ABCMeta):
@@ -77,7 +76,7 @@ def suggestion_button(match: Dict[str, Any]) -> Optional[Button]:
         entities[FAQ] = topic.response_key
     label = FACET_LABELS.get(facet)
     if label:
-        entities["facet"] = facet
+        entities[FACET] = facet
     intent = FAQ if topic.kind == FAQ else topic.intent
     title = f"{topic.title}: {label}" if label else topic.title
     return {"title": title, "payload": payload(intent, **entities)}

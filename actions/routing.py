@@ -19,7 +19,6 @@ from actions.replies import CONTENT, Reply
 from content import EXERCISE, FAQ, INFO, SYMPTOM
 from content.model import INTENT_RESPONSES
 
-FALLBACK_INTENT = "nlu_fallback"
 REFERRALS = ("request_medical_advice", "out_of_scope")
 ANSWER_BY_KIND: Dict[str, Type[Reply]] = {
     EXERCISE: ActionAnswerExercise,

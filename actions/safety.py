@@ -18,12 +18,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import settings
-from actions.replies import CONTENT, SAFETY_CHECK_SLOT, Reply, latest_intent, send
+from actions.replies import CONTENT, Reply, latest_intent, send
+from names import FALLBACK_INTENT, RED_FLAG, SAFETY_ANSWER_SLOT, SAFETY_CHECK_SLOT, SAFETY_KEY
 
-SAFETY_KEY = "safety"
 SUSPECTED = "suspected"
-# The user's answer to the safety check, for the record (the review app shows it).
-SAFETY_ANSWER_SLOT = "safety_answer"
 YES, NO = "affirm", "deny"
 
 
@@ -34,7 +32,7 @@ def safety_of(parse_data: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     found = parse_data.get(SAFETY_KEY)
     if found:
         return found
-    named = next((e.get("value") for e in parse_data.get("entities") or [] if e.get("entity") == "red_flag"), None)
+    named = next((e.get("value") for e in parse_data.get("entities") or [] if e.get("entity") == RED_FLAG), None)
     return {"tier": "confirmed", "category": named} if named else {}
 
 
@@ -84,8 +82,8 @@ class ActionSafetyAnswer(Reply):
         from actions.routing import answer_action  # the routing table imports every action
 
         otherwise = copy.deepcopy(flagged or {})
-        otherwise["intent"] = safety.get("otherwise") or {"name": "nlu_fallback", "confidence": 1.0}
-        otherwise["entities"] = [e for e in otherwise.get("entities") or [] if e.get("entity") != "red_flag"]
+        otherwise["intent"] = safety.get("otherwise") or {"name": FALLBACK_INTENT, "confidence": 1.0}
+        otherwise["entities"] = [e for e in otherwise.get("entities") or [] if e.get("entity") != RED_FLAG]
         view = copy.copy(tracker)
         view.latest_message = otherwise
         events = answer_action(otherwise["intent"]["name"]).reply(dispatcher, view, domain)

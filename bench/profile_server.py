@@ -4,7 +4,7 @@
     .venv/bin/python bench/profile_server.py --endpoints bench/baseline_endpoints.yml
     .venv/bin/python bench/profile_server.py --messages 500 --top 60
 
-Starts the action server and `rasa run` (under `pyinstrument`) with the trained model
+Starts the action server and `rasa run` (under `pyinstrument`, by the launcher) with the trained model
 (models/assistant.tar.gz unless --model), a temporary SQLite tracker store and the given endpoints
 file, sends --messages holdout texts (a new conversation every 10), stops the server and prints
 the functions with the largest share of the time spent inside the REST handler (inclusive time,
@@ -20,19 +20,15 @@ import collections
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Dict
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.run_bench import holdout  # noqa: E402
-from deploy.scale_out import free_port, http_ok  # noqa: E402
+import launcher
+from bench.run_bench import holdout
+from launcher import ROOT, free_port
 
 PY = Path(sys.executable)
 HANDLER = "receive rasa/core/channels/rest.py"
@@ -57,10 +53,10 @@ def shares(session_file: Path, top: int) -> None:
     inclusive: Dict[str, float] = collections.Counter()
     total = [0.0]
 
-    def key(frame) -> str:  # noqa: ANN001
+    def key(frame) -> str:
         return f"{frame.function} {frame.file_path_short}:{frame.line_no}" if frame.file_path_short else frame.function
 
-    def walk(frame, seen: frozenset, inside: bool) -> None:  # noqa: ANN001
+    def walk(frame, seen: frozenset, inside: bool) -> None:
         name = key(frame)
         if not inside and HANDLER in name:
             inside = True
@@ -86,42 +82,36 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="profile-"))
-    rasa_port, action_port = free_port(), free_port()
-    env = dict(os.environ, TRACKER_DIALECT="sqlite", TRACKER_HOST="", TRACKER_DB=str(work / "tracker.db"),
-               TRACKER_USER="", TRACKER_PASSWORD="", ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-               TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1")
     rest_only = work / "credentials.yml"  # Rasa's own REST channel: the profile is of Rasa's work
     rest_only.write_text("rest:\n")
-    with open(work / "servers.log", "wb") as log:
-        action = subprocess.Popen([str(PY.with_name("rasa")), "run", "actions", "--port", str(action_port)],
-                                  cwd=ROOT, env=dict(env, SANIC_HOST="127.0.0.1"), stdout=log, stderr=log)
-        rasa = subprocess.Popen(
-            [str(PY.with_name("pyinstrument")), "-r", "session", "-o", str(args.out), "-m", "rasa", "run",
-             "--model", str(args.model), "--endpoints", str(args.endpoints), "-i", "127.0.0.1",
-             "--credentials", str(rest_only),
-             "--port", str(rasa_port)], cwd=ROOT, env=env, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{rasa_port}"
+    (work / "models").mkdir()  # the launcher loads <RASA_MODEL_DIR>/assistant.tar.gz
+    os.symlink(args.model.resolve(), work / "models" / launcher.MODEL)
+    stack = launcher.Stack(
+        services=(launcher.ACTION, launcher.RASA), logs=work,
+        RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), RASA_MODEL_DIR=str(work / "models"),
+        RASA_ENDPOINTS=str(args.endpoints), RASA_LOG_DIR=str(work / "logs"), RASA_API_TOKEN="",
+        TRACKER_DIALECT="sqlite", TRACKER_HOST="", TRACKER_DB=str(work / "tracker.db"),
+        TRACKER_USER="", TRACKER_PASSWORD="",
+    )  # fmt: skip
+    runner = [str(PY.with_name("pyinstrument")), "-r", "session", "-o", str(args.out)]
+    action = stack.add(launcher.ACTION, launcher.action_command(stack.config))
+    rasa = stack.add(launcher.RASA, launcher.rasa_command(stack.config, credentials=str(rest_only), runner=runner))
+    url = stack.rasa_url
+    try:
         try:
-            deadline = time.monotonic() + 300
-            while not (http_ok(f"{url}/") and http_ok(f"http://127.0.0.1:{action_port}/health")):
-                if time.monotonic() > deadline or rasa.poll() is not None:
-                    print(f"the servers did not start; see {work / 'servers.log'}")
-                    return 1
-                time.sleep(1)
-            texts = [text for text, _ in holdout()]
-            rasa_cpu, action_cpu = cpu_ms(rasa.pid), cpu_ms(action.pid)
-            for n in range(args.messages):
-                send(url, f"profile-{n // 10}", texts[n % len(texts)])
-            print(f"CPU per message: Rasa server {(cpu_ms(rasa.pid) - rasa_cpu) / args.messages:.1f} ms "
-                  f"(under the profiler), action server {(cpu_ms(action.pid) - action_cpu) / args.messages:.1f} ms")
-        finally:
-            rasa.send_signal(signal.SIGINT)  # pyinstrument writes the session on exit
-            try:
-                rasa.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                rasa.kill()
-            action.terminate()
-            action.wait(timeout=30)
+            stack.wait_ready()
+        except launcher.NotReady:
+            print(f"the servers did not start; see {work}")
+            return 1
+        texts = [text for text, _ in holdout()]
+        rasa_cpu, action_cpu = cpu_ms(rasa.pid), cpu_ms(action.pid)
+        for n in range(args.messages):
+            send(url, f"profile-{n // 10}", texts[n % len(texts)])
+        print(f"CPU per message: Rasa server {(cpu_ms(rasa.pid) - rasa_cpu) / args.messages:.1f} ms "
+              f"(under the profiler), action server {(cpu_ms(action.pid) - action_cpu) / args.messages:.1f} ms")
+    finally:
+        rasa.stop(grace=60, signum=signal.SIGINT)  # pyinstrument writes the session on exit
+        stack.stop()
     shares(args.out, args.top)
     print(f"session: {args.out} (pyinstrument --load {args.out} -r html -o profile.html)")
     return 0

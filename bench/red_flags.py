@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ import spacy
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import content  # noqa: E402
 from content.model import CAUTION, EMERGENCY  # noqa: E402

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from review import db, migrations, queries, sync  # noqa: E402
-from review.redact import Redactor  # noqa: E402
-from review.testing import (PostgresCluster, action_event, bot_event, create_events_table,  # noqa: E402
+import settings
+from review import db, migrations, queries, sync
+from review.redact import Redactor
+from tests.review_support import (PostgresCluster, action_event, bot_event, create_events_table,
                             insert_events, user_event)
 
 PAGE = 50
@@ -114,7 +114,7 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL cluster")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        engine = db.make_engine(db.tracker_url({"TRACKER_DB": str(Path(work) / "tracker.db")}))
+        engine = db.make_engine(settings.tracker_url({"TRACKER_DB": str(Path(work) / "tracker.db")}))
         run("SQLite", engine, args.conversations)
         engine.dispose()
     if args.postgres:

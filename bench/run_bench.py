@@ -6,9 +6,9 @@
 
 Both assistants are trained with `rasa train --force` into bench/.models/ (cached by a hash of
 config + data + domain (+ the project's spaCy pipeline and components), so a re-run does not
-retrain; the cached training time is reused). Each is then started for real with scripts/run.py
-(action server + Rasa server + web page) on free loopback ports with a temporary SQLite tracker
-store, and measured over the REST channel with the action server in the loop:
+retrain; the cached training time is reused). Each is then started for real by the launcher
+(action server + Rasa server + web page + review app, as `make run` starts them) on free loopback
+ports with a temporary SQLite tracker store, and measured over the REST channel with the action server in the loop:
 
   - single-user latency p50/p95/p99 over the held-out texts (tests/nlu_holdout.yml)
   - throughput and p95 at 10 and 50 concurrent conversations (asyncio + aiohttp)
@@ -38,10 +38,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import launcher
+from launcher import ROOT, free_port
+from names import FALLBACK_INTENT
 
-from deploy.scale_out import cmdline, free_port, http_ok  # noqa: E402
 
 BENCH = ROOT / "bench"
 MODELS = BENCH / ".models"
@@ -150,76 +150,58 @@ def peak_rss_mb(pid: int) -> Optional[float]:
 
 
 class Assistant:
-    """scripts/run.py on free ports, a temporary tracker DB and a model dir holding assistant.tar.gz."""
+    """The launcher's servers, as `make run` starts them, on free ports, with a temporary tracker
+    DB and a model dir holding assistant.tar.gz."""
 
     def __init__(self, name: str, model: Path) -> None:
         self.name = name
         self.work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         (self.work / "models").mkdir()
-        # run.py always loads <RASA_MODEL_DIR>/assistant.tar.gz
+        # the launcher always loads <RASA_MODEL_DIR>/assistant.tar.gz
         os.symlink(model, self.work / "models" / "assistant.tar.gz")
-        self.rasa_port, self.action_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.rasa_port}"
-        self.process: Optional[subprocess.Popen] = None
-        self.started_at = 0.0
-
-    def start(self) -> None:
-        env = dict(
-            os.environ,
-            RASA_HOST="127.0.0.1", RASA_PORT=str(self.rasa_port), WEB_HOST="127.0.0.1", WEB_PORT=str(free_port()),
-            ACTION_HOST="127.0.0.1", ACTION_PORT=str(self.action_port),
-            ACTION_SERVER_URL=f"http://127.0.0.1:{self.action_port}/webhook",
+        self.stack = launcher.Stack(
+            logs=self.work,
+            RASA_HOST="127.0.0.1", RASA_PORT=str(free_port()), ACTION_HOST="127.0.0.1", ACTION_PORT=str(free_port()),
+            WEB_HOST="127.0.0.1", WEB_PORT=str(free_port()), REVIEW_HOST="127.0.0.1", REVIEW_PORT=str(free_port()),
+            REVIEW_SECRET_KEY="bench-review-key-0123456789",
             TRACKER_DIALECT="sqlite", TRACKER_DB=str(self.work / "tracker.db"), TRACKER_HOST="",
             RASA_LOG_DIR=str(self.work / "logs"), RASA_MODEL_DIR=str(self.work / "models"),
             RASA_API_TOKEN=TOKEN, RASA_REST_TOKEN=REST_TOKEN, RASA_ENDPOINTS=str(ENDPOINTS[self.name]),
-            # set, so that scripts/run.py does not write them into the project's .env
-            RASA_SESSION_KEY="bench-session-key", REVIEW_SECRET_KEY="bench-review-key-0123456789",
-            REVIEW_PORT=str(free_port()),
-            TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        )
-        self.log = open(self.work / "run.log", "wb")
+            RASA_SESSION_KEY="bench-session-key",
+        )  # fmt: skip
+        self.url = self.stack.rasa_url
+        self.started_at = 0.0
+
+    def start(self) -> None:
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen([str(PY), "scripts/run.py"], cwd=ROOT, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.stack.start()
 
     def wait_first_answer(self) -> float:
         """Seconds from process start to the first REST answer."""
+        try:
+            self.stack.wait_ready(START_TIMEOUT)
+        except launcher.NotReady as problem:
+            raise SystemExit(f"{self.name}: {problem}") from problem
         deadline = self.started_at + START_TIMEOUT
         body = json.dumps({"sender": "bench-first", "message": "hello"}).encode()
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited: {(self.work / 'run.log').read_text()[-3000:]}")
-            if http_ok(f"{self.url}/") and http_ok(f"http://127.0.0.1:{self.action_port}/health"):
-                try:
-                    request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
-                                                     headers={"Content-Type": "application/json", **REST_HEADERS})
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        if response.status == 200 and json.loads(response.read()):
-                            return time.monotonic() - self.started_at
-                except OSError:
-                    pass
+            try:
+                request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
+                                                 headers={"Content-Type": "application/json", **REST_HEADERS})
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    if response.status == 200 and json.loads(response.read()):
+                        return time.monotonic() - self.started_at
+            except OSError:
+                pass
             time.sleep(0.2)
         raise SystemExit(f"{self.name} gave no answer within {START_TIMEOUT} s")
 
     def rss(self) -> Dict[str, Optional[float]]:
-        out: Dict[str, Optional[float]] = {"rasa_server_mb": None, "action_server_mb": None}
-        for pid in descendants(self.process.pid):
-            line = cmdline(pid)
-            if " run actions" in line and out["action_server_mb"] is None:
-                out["action_server_mb"] = peak_rss_mb(pid)
-            elif " run --model" in line and out["rasa_server_mb"] is None:
-                out["rasa_server_mb"] = peak_rss_mb(pid)
-        return out
+        return {"rasa_server_mb": peak_rss_mb(self.stack.service(launcher.RASA).pid),
+                "action_server_mb": peak_rss_mb(self.stack.service(launcher.ACTION).pid)}
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.stack.stop()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -254,7 +236,7 @@ async def send(session, url: str, sender: str, text: str, timeout: float = 60) -
                                 headers=REST_HEADERS, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             body = await response.json(content_type=None)
             ok = response.status == 200 and isinstance(body, list) and bool(body)
-    except Exception:  # noqa: BLE001 - a failed request is counted, not raised
+    except Exception:  # a failed request is counted, not raised
         ok = False
     return (time.perf_counter() - started) * 1000, ok
 
@@ -351,8 +333,8 @@ def undo_fallback(parsed: Dict[str, Any]) -> str:
     """The intent as `rasa test nlu` scores it: an nlu_fallback prediction is reverted to the
     best real intent (rasa.nlu.test uses FallbackClassifier's undo_fallback_prediction)."""
     name = (parsed.get("intent") or {}).get("name") or "None"
-    if name == "nlu_fallback":
-        ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+    if name == FALLBACK_INTENT:
+        ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
         name = ranking[0]["name"] if ranking else name
     return name
 
@@ -373,7 +355,7 @@ async def holdout_f1(url: str, pairs: List[Tuple[str, str]]) -> Dict[str, Any]:
     gold = [intent for _, intent in pairs]
     result: Dict[str, Any] = macro_f1(gold, as_test)
     result["as_served"] = macro_f1(gold, as_served)
-    result["fallback_rate"] = round(as_served.count("nlu_fallback") / len(gold), 4)
+    result["fallback_rate"] = round(as_served.count(FALLBACK_INTENT) / len(gold), 4)
     result["examples"] = len(gold)
     return result
 

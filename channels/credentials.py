@@ -24,15 +24,14 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from settings import DEFAULTS, ROOT
+
 BASE_CREDENTIALS = ROOT / "credentials.yml"
 GENERATED_NAME = "credentials.generated.yml"
 
 REST_MODULE = "channels.rest.RestInput"
 TELEGRAM_MODULE = "channels.telegram.TelegramInput"
 SLACK_MODULE = "channels.slack.SlackInput"
-DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 REST_REQUIRED = ("RASA_REST_TOKEN",)
 TELEGRAM_REQUIRED = ("TELEGRAM_TOKEN", "TELEGRAM_BOT_NAME", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_SECRET_TOKEN")
@@ -72,7 +71,7 @@ def _telegram(settings: Mapping[str, Optional[str]]) -> Tuple[Dict[str, Any], Li
         "verify": _value(settings, "TELEGRAM_BOT_NAME").lstrip("@"),
         "webhook_url": _value(settings, "TELEGRAM_WEBHOOK_URL"),
         "secret_token": env_ref("TELEGRAM_SECRET_TOKEN"),
-        "api_url": _value(settings, "TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL,
+        "api_url": _value(settings, "TELEGRAM_API_URL") or DEFAULTS["TELEGRAM_API_URL"],
     }
     return credentials, problems
 
@@ -88,7 +87,7 @@ def _slack(settings: Mapping[str, Optional[str]]) -> Tuple[Dict[str, Any], List[
     credentials = {
         "slack_token": env_ref("SLACK_BOT_TOKEN"),
         "slack_signing_secret": env_ref("SLACK_SIGNING_SECRET"),
-        "api_url": _value(settings, "SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+        "api_url": _value(settings, "SLACK_API_URL") or DEFAULTS["SLACK_API_URL"],
     }
     return credentials, []
 

@@ -5,7 +5,7 @@ Credentials (written by channels/credentials.py)::
     channels.slack.SlackInput:
       slack_token: ${SLACK_BOT_TOKEN}
       slack_signing_secret: ${SLACK_SIGNING_SECRET}
-      api_url: https://slack.com/api/
+      api_url: <SLACK_API_URL, default settings.DEFAULTS>
 
 Rasa's other Slack options (slack_channel, use_threads, conversation_granularity, ...) still work.
 
@@ -41,11 +41,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from slack_sdk.web.async_client import AsyncWebClient
 
+import settings
 from channels.conversations import SeenCache, prefix_senders
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_API_URL = settings.DEFAULTS["SLACK_API_URL"]
 STALENESS_SECONDS = 60 * 5  # Rasa's window: older (or newer) timestamps are refused
 MAX_BUTTONS_PER_BLOCK = 25  # Slack's limit for the elements of one actions block
 MAX_SECTION_CHARS = 3000  # Slack's limit for the text of one section block

@@ -7,7 +7,7 @@ Credentials (written by channels/credentials.py)::
       verify: <bot username>
       webhook_url: https://YOUR-HOST/webhooks/telegram/webhook
       secret_token: ${TELEGRAM_SECRET_TOKEN}
-      api_url: https://api.telegram.org
+      api_url: <TELEGRAM_API_URL, default settings.DEFAULTS>
 
 What differs from Rasa's TelegramInput:
 
@@ -45,12 +45,13 @@ from rasa.shared.exceptions import InvalidConfigException
 from sanic import Blueprint, response
 from sanic.request import Request
 
+import settings
 from channels.conversations import SeenCache, prefix_senders
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_API_URL = settings.DEFAULTS["TELEGRAM_API_URL"]
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
 UPDATE_SECONDS = 24 * 3600  # Telegram gives up delivering an update after a day
 # The one markup an answer carries: Markdown links to its sources, [name](https://...).
@@ -101,6 +102,7 @@ class TelegramInput(RasaTelegramInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         if not credentials:
             cls.raise_missing_credentials_exception()
+        assert credentials  # the line above raises
         return cls(
             credentials.get("access_token"),
             credentials.get("verify"),
@@ -168,7 +170,7 @@ class TelegramInput(RasaTelegramInput):
             try:
                 await bot.set_webhook(self.webhook_url)
                 logger.info("Telegram webhook set (with its secret token).")
-            except Exception as error:  # noqa: BLE001 -- never stop the other channels for this
+            except Exception as error:  # never stop the other channels for this
                 reason = str(error) if isinstance(error, TelegramAPIError) else type(error).__name__
                 reason = reason.replace(str(self.access_token), "<token>")  # URLs carry the token
                 logger.error(

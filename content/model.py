@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-EXERCISE = "exercise"
-SYMPTOM = "symptom"
+from names import EXERCISE, FAQ, SYMPTOM
+
 INFO = "info"
-# A common question (topics/faq/<key>.yml), answered through the retrieval intent faq/<key>.
-FAQ = "faq"
+# A common question (topics/faq/<key>.yml) is a topic of kind FAQ, answered through the retrieval
+# intent faq/<key>.
 KINDS = (EXERCISE, SYMPTOM, INFO, FAQ)
 # The vocabulary label of medical_terms.yml (outside the remit), and the ids of its two lists:
 # medicines (always referred to the physician) and general terms of medicine (a feature only).

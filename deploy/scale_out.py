@@ -24,19 +24,18 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import launcher
+import settings
+from channels.credentials import write_credentials
+from launcher import ROOT, alive, free_port, http_ok
 
 DEPLOY = ROOT / "deploy"
 ENDPOINTS = DEPLOY / "endpoints.scale.yml"
 NGINX_TEMPLATE = DEPLOY / "nginx.conf.template"
 DEFAULT_STATE = Path(os.environ.get("SCALE_STATE_DIR", "/tmp/ms-physio-scale-out"))
-PY = Path(sys.executable)
-RASA = PY.with_name("rasa")
 START_TIMEOUT = 400
 BINARIES = ("initdb", "pg_ctl", "postgres", "createdb", "redis-server", "nginx")
 
@@ -70,20 +69,6 @@ def missing_binaries() -> List[str]:
     return missing
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http_ok(url: str, timeout: float = 2) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def redis_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
@@ -91,18 +76,6 @@ def redis_ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def alive(pid: Optional[int], marker: str) -> bool:
-    """The process `pid` runs and is still the one we started (its command line has `marker`)."""
-    return bool(pid) and marker in cmdline(pid)
 
 
 class Deployment:
@@ -122,13 +95,12 @@ class Deployment:
         return subprocess.run(command, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
 
     def _spawn(self, name: str, command: List[str], env: Dict[str, str]) -> int:
-        log = open(self.dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        self.state.setdefault("pids", {})[name] = process.pid
+        """Start `command` in a process group of its own, its output in <state>/<name>.log; it
+        outlives this process (`down` stops it by its recorded pid)."""
+        service = launcher.Service(name, command, env, log=self.dir / f"{name}.log")
+        self.state.setdefault("pids", {})[name] = service.pid
         self._save()
-        return process.pid
+        return service.pid
 
     @property
     def url(self) -> str:
@@ -148,7 +120,6 @@ class Deployment:
             "REDIS_DB": "0",
             "ACTION_HOST": "127.0.0.1",
             "ACTION_PORT": str(ports["action"]),
-            "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['action']}/webhook",
             # a lock held by a server that died is released after this many seconds (Rasa: 60)
             "TICKET_LOCK_LIFETIME": os.environ.get("TICKET_LOCK_LIFETIME", "15"),
             # the REST channel for the load test, one session key for every server, and the
@@ -159,21 +130,18 @@ class Deployment:
         }
 
     def process_env(self) -> Dict[str, str]:
-        import settings
-
-        base = settings.load_env()  # .env and the defaults, as `make run` sees them
-        env = dict(os.environ)
-        env.update(base)
-        env.update(self.env())
-        env.update(TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1")
-        return env
+        """The servers' environment: .env and the defaults, as `make run` sees them, with the
+        deployment's variables (and the values derived from them)."""
+        settings.load_env()
+        overrides = self.env()
+        return launcher.server_env(settings.resolve(None, **overrides), dict(os.environ, **overrides))
 
     # ------------------------------------------------------------ up
     def up(self, log=print) -> str:
         missing = missing_binaries()
         if missing:
             raise MissingBinary(f"missing {', '.join(missing)}: apt-get install -y postgresql redis-server nginx")
-        model = ROOT / os.environ.get("RASA_MODEL_DIR", "models") / "assistant.tar.gz"
+        model = ROOT / settings.resolve()["RASA_MODEL_DIR"] / launcher.MODEL
         if not model.is_file():
             raise RuntimeError(f"no trained model at {model}: run `make train` first")
         if self.state.get("pids"):
@@ -196,7 +164,7 @@ class Deployment:
             (self.dir / "scale.env").write_text("".join(f"{k}={v}\n" for k, v in self.env().items()))
             os.chmod(self.dir / "scale.env", 0o600)  # it holds the database password and the tokens
             self._up_action(env, log)
-            self._up_rasa(env, model, log)
+            self._up_rasa(env, log)
             self._up_nginx(log)
             self._wait_ready(log)
         except BaseException:
@@ -243,23 +211,19 @@ class Deployment:
 
     def _up_action(self, env: Dict[str, str], log) -> None:
         port = self.state["ports"]["action"]
-        self._spawn("action", [str(RASA), "run", "actions", "--actions", "actions", "--port", str(port)],
-                    dict(env, SANIC_HOST="127.0.0.1"))
+        self._spawn("action", launcher.action_command(env), env)
         log(f"action server starting on 127.0.0.1:{port}")
 
-    def rasa_command(self, i: int, model: Path, credentials: Path) -> List[str]:
-        # rasa_ext.serve: the request body limit, and an API token never on a command line
-        return [str(PY), "-m", "rasa_ext.serve", "run", "--model", str(model), "--endpoints", str(ENDPOINTS),
-                "--credentials", str(credentials), "--interface", "127.0.0.1",
-                "--port", str(self.state["ports"][f"rasa{i}"]), "--cors", os.environ.get("RASA_CORS_ORIGINS", "*"),
-                "--log-file", str(self.dir / f"rasa{i}.rasa.log")]
+    def rasa_command(self, i: int, env: Dict[str, str], credentials: Path) -> List[str]:
+        """Rasa server i, as the launcher runs it, on its own port with the scale-out endpoints."""
+        config = dict(env, RASA_HOST="127.0.0.1", RASA_PORT=str(self.state["ports"][f"rasa{i}"]),
+                      RASA_ENDPOINTS=str(ENDPOINTS))
+        return launcher.rasa_command(config, credentials=str(credentials), log_file=str(self.dir / f"rasa{i}.rasa.log"))
 
-    def _up_rasa(self, env: Dict[str, str], model: Path, log) -> None:
-        from channels.credentials import write_credentials
-
+    def _up_rasa(self, env: Dict[str, str], log) -> None:
         credentials = write_credentials(env, self.dir / "credentials.generated.yml").path
         for i in range(1, self.servers + 1):
-            self._spawn(f"rasa{i}", self.rasa_command(i, model, credentials), env)
+            self._spawn(f"rasa{i}", self.rasa_command(i, env, credentials), env)
             log(f"Rasa server {i} starting on 127.0.0.1:{self.state['ports'][f'rasa{i}']}")
 
     def _up_nginx(self, log) -> None:
@@ -291,7 +255,7 @@ class Deployment:
         pending.update({f"rasa{i}": f"http://127.0.0.1:{ports[f'rasa{i}']}/" for i in range(1, self.servers + 1)})
         while pending:
             for name, url in list(pending.items()):
-                if not alive(self.state["pids"].get(name), "") or cmdline(self.state["pids"][name]) == "":
+                if not alive(self.state["pids"].get(name)):
                     raise RuntimeError(f"{name} exited during start-up; see {self.dir / (name + '.log')}")
                 if http_ok(url):
                     del pending[name]
@@ -324,21 +288,13 @@ class Deployment:
         for name in [n for n in pids if n != "postgres"]:
             pid = pids[name]
             if alive(pid, self.marker(name)):
-                try:
-                    os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                launcher.signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for name in [n for n in pids if n != "postgres"]:
             while alive(pids[name], self.marker(name)) and time.monotonic() < deadline:
-                if Path(f"/proc/{pids[name]}/stat").read_text().split()[2] == "Z":
-                    break
                 time.sleep(0.2)
             if alive(pids[name], self.marker(name)):
-                try:
-                    os.killpg(pids[name], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                launcher.signal_group(pids[name], signal.SIGKILL)
         if (self.dir / "pgdata" / "postmaster.pid").is_file():
             try:
                 self._pg([find_binary("pg_ctl"), "-D", str(self.dir / "pgdata"), "-m", "fast", "-w", "stop"])

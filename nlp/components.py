@@ -30,6 +30,7 @@ import content
 from content.model import MEDICAL, MEDICINE
 from content.model import CAUTION, EMERGENCY, FAQ
 from nlp import encoder
+from names import EXERCISE, INPUT_GUARD_KEY, RED_FLAG, SAFETY_KEY, SYMPTOM
 from nlp.pipeline import FACET_LABEL
 from nlp.red_flags import RedFlag, RedFlagDetector
 from nlp.retrieval import Retriever, question_cards, topic_kind_intent
@@ -40,14 +41,14 @@ from nlp.safety_net import BENIGN, SafetyNet, read_corpus
 
 # The entity labels the content vocabulary produces: content topic kinds, and the facet a message
 # asks about ("how often" -> facet how_much).
-CONTENT_LABELS = ("exercise", "symptom", FACET_LABEL)
+CONTENT_LABELS = (EXERCISE, SYMPTOM, FACET_LABEL)
 # The labels the topic featurizer reads: those, and the medical terms (medicines, tests,
 # diagnosis), which are a feature for the intent classifier but never an entity.
 FEATURE_LABELS = CONTENT_LABELS + (MEDICAL,)
 # Set by InputGuard on a message that is empty or was cut ("empty", "long"), and by
 # UnknownWordsGuard on one with no word the model knows ("unknown"); in the parse data, so that
 # the fallback's answer says why (actions/conversation.py) without deciding again.
-GUARD_KEY = "input_guard"
+GUARD_KEY = INPUT_GUARD_KEY
 # Set by InputGuard on a cut message: (offset, text) of what was cut off, for the red-flag check
 # only: starting a little before the cut, so that a phrase across it is whole, up to RED_FLAG_CHARS.
 REST_KEY = "input_guard_rest"
@@ -303,7 +304,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         embeddings = encoder.get().encode([message.get(TEXT) or "" for message in texts])
         for message, embedding in zip(texts, embeddings):
             message.set(EMBEDDING_KEY, embedding)
-            self.add_features_to_message(None, embedding[None, :], TEXT, message)
+            # A message without words (InputGuard emptied it) gets no features from the other
+            # featurizers either: with this one alone, DIET would get a sentence feature and no
+            # sequence and fail; with none, it predicts nothing and the fallback answers.
+            if message.get(TOKENS_NAMES[TEXT]):
+                self.add_features_to_message(None, embedding[None, :], TEXT, message)
         return messages
 
 
@@ -544,10 +549,10 @@ class RedFlagClassifier(GraphComponent):
     gives medication advice, also when the same message asks about exercise.
     """
 
-    ENTITY = "red_flag"
+    ENTITY = RED_FLAG
     INTENT = EMERGENCY_INTENT
     REFERRAL = "request_medical_advice"
-    KEY = "safety"
+    KEY = SAFETY_KEY
     FILE = "safety_net.json"
 
     @classmethod

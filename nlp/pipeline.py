@@ -22,10 +22,11 @@ import spacy
 from spacy.language import Language
 
 import content
+from names import FACET
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "model"
 # The entity label of the facet words (content/facets.yml): "how often" -> facet how_much.
-FACET_LABEL = "facet"
+FACET_LABEL = FACET
 PIPELINE_NAME = "ms_physio"
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import List, Mapping
 
-DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+from settings import DEFAULTS
 
 
 def rasa_arguments(argv: List[str], env: Mapping[str, str]) -> List[str]:
@@ -26,7 +26,7 @@ def rasa_arguments(argv: List[str], env: Mapping[str, str]) -> List[str]:
 
 
 def main() -> None:
-    os.environ["SANIC_REQUEST_MAX_SIZE"] = str(int(os.environ.get("RASA_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES))
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = str(int(os.environ.get("RASA_MAX_REQUEST_BYTES") or DEFAULTS["RASA_MAX_REQUEST_BYTES"]))
     sys.argv = ["rasa", *rasa_arguments(sys.argv[1:], os.environ)]
     from rasa.__main__ import main as rasa_main
 

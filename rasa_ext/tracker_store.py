@@ -42,7 +42,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, Optional, Set, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -94,6 +94,8 @@ def _sqlite_engine(url: Any) -> Any:
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
+    engine: sa.engine.Engine
+
     def __init__(self, domain: Any = None, window_events: int = DEFAULT_WINDOW_EVENTS, **kwargs: Any) -> None:
         super().__init__(domain=domain, **kwargs)
         self.window_events = max(int(window_events), MIN_WINDOW_EVENTS)
@@ -121,10 +123,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             .where(in_session, table.c.type_name == SlotSet.type_name, table.c.id < sa.bindparam("before"))
             .order_by(table.c.id.desc())
         )
-        # the newest value of each of these is looked up before the window; Rasa's own slots
-        # (session_started_metadata, ...) only if they turn up on the way
-        self._slot_names = {slot.name for slot in domain.slots if slot.name not in DEFAULT_SLOT_NAMES} if domain else set()
         self._insert = table.insert()
+
+    def _slot_names(self) -> Set[Text]:
+        """The slots whose newest value is looked up before the window; Rasa's own slots
+        (session_started_metadata, ...) only if they turn up on the way. Read from the domain at
+        each retrieve: Rasa creates the store before it loads the model, and sets the domain then."""
+        return {slot.name for slot in self.domain.slots if slot.name not in DEFAULT_SLOT_NAMES}
 
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         if fetch_events_from_all_sessions or not self.domain:
@@ -140,10 +145,11 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                 start = next((i for i, row in enumerate(rows)
                               if row.type_name == ActionExecuted.type_name and row.action_name == ACTION_LISTEN_NAME), 0)
                 latest: Dict[Text, Dict[Text, Any]] = {}  # newest first
+                slot_names = self._slot_names()
                 for (data,) in connection.execute(self._slots_query, {"sender": sender_id, "before": rows[start].id}):
                     event = json.loads(data)
                     latest.setdefault(event.get("name"), event)
-                    if self._slot_names <= latest.keys():
+                    if slot_names <= latest.keys():
                         break  # stop reading: the cost must not grow with the conversation
                 events = list(reversed(latest.values())) + [_clipped(json.loads(data)) for data in events[start:]]
             else:

@@ -21,13 +21,15 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, Union
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import http_exceptions, web
 from markupsafe import Markup
+from sqlalchemy.engine import Engine
 
+from settings import tracker_url
 from review import audit, auth, config, db, exports, migrations, queries, retention, sync
 from review.redact import Redactor
 
@@ -50,12 +52,11 @@ log = logging.getLogger("review")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CONFIG = web.AppKey("config", config.Config)
-ENGINE = web.AppKey("engine", object)
+ENGINE = web.AppKey("engine", Engine)
 REDACTOR = web.AppKey("redactor", Redactor)
 SIGNER = web.AppKey("signer", auth.Signer)
 THROTTLE = web.AppKey("throttle", auth.Throttle)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
-LOGINS = web.AppKey("logins", object)
 
 
 class Logins:
@@ -65,6 +66,9 @@ class Logins:
         self.record = asyncio.Lock()
         self.hashing = asyncio.Semaphore(LOGIN_HASHES_AT_ONCE)
         self.waiting = 0
+
+
+LOGINS = web.AppKey("logins", Logins)
 
 
 def _templates() -> jinja2.Environment:
@@ -107,7 +111,7 @@ async def error(request: web.Request, status: int, message: str, title: str = ""
 
 # ------------------------------------------------------------------ who is asking, over what
 
-def _address(text: str) -> Optional[ipaddress._BaseAddress]:
+def _address(text: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
@@ -198,7 +202,7 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
     except (ValueError, UnicodeError, http_exceptions.HttpProcessingError) as problem:  # cannot be decoded
         log.info("malformed request to %s: %s", request.path, problem)
         response = await _safe_error(request, 400, "The request is malformed.")
-    except Exception:  # noqa: BLE001 - a bug: logged, and answered with the headers still on
+    except Exception:  # a bug: logged, and answered with the headers still on
         log.exception("error answering %s %s", request.method, request.path)
         response = await _safe_error(request, 500, "Something went wrong. It has been logged.")
     response.headers.update(SECURITY_HEADERS)
@@ -208,7 +212,7 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
 async def _safe_error(request: web.Request, status: int, message: str) -> web.Response:
     try:
         return await error(request, status, message)
-    except Exception:  # noqa: BLE001 - the page itself failed: plain text
+    except Exception:  # the page itself failed: plain text
         log.exception("error page failed")
         return web.Response(text=message, status=status, content_type="text/plain")
 
@@ -231,13 +235,13 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         valid = (signer.csrf_ok(session.token, token, "csrf-session") if session
                  else fresh_pre_login is None and signer.csrf_ok(pre_login, token))
         if not valid:
-            response = await error(request, 403, "The form was stale or forged (CSRF token missing or wrong). "
+            response: web.StreamResponse = await error(request, 403, "The form was stale or forged (CSRF token missing or wrong). "
                                                  "Reload and try again.")
             if fresh_pre_login:
                 set_cookie(request, response, CSRF_NAME, signer.sign(fresh_pre_login), None)
             return response
     if not session and not request.path.startswith(PUBLIC_PATHS):
-        response: web.StreamResponse = web.HTTPSeeOther("/login")
+        response = web.HTTPSeeOther("/login")
     else:
         response = await handler(request)
     if fresh_pre_login:
@@ -297,7 +301,7 @@ def _forget_attempt(app: web.Application, attempt: auth.Attempt, name: str, ip: 
         app[THROTTLE].succeeded(conn, attempt, name, ip)
 
 
-def _authenticate(engine, name: str, password: str) -> Optional[auth.User]:  # noqa: ANN001
+def _authenticate(engine, name: str, password: str) -> Optional[auth.User]:
     with engine.connect() as conn:
         return auth.authenticate(conn, name, password)
 
@@ -327,6 +331,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         if outcome == "busy":
             response.headers["Retry-After"] = "5"
         return response
+    assert user is not None  # the outcome is "ok"
     token = await asyncio.to_thread(_start_session, request.app, user, client_ip(request))
     response = web.HTTPSeeOther("/")
     set_cookie(request, response, SESSION_NAME, request.app[SIGNER].sign(token),
@@ -593,7 +598,7 @@ async def purge_now(request: web.Request) -> web.Response:
 
 # ------------------------------------------------------------------ the background task
 
-def sync_and_retain(engine, settings: config.Config, redactor: Redactor, last_purge: float) -> float:  # noqa: ANN001
+def sync_and_retain(engine, settings: config.Config, redactor: Redactor, last_purge: float) -> float:
     """One round: read new events; purge when a day has passed. Returns when it last purged."""
     sync.sync(engine, redactor)
     if time.time() - last_purge < PURGE_INTERVAL:
@@ -609,13 +614,13 @@ def sync_and_retain(engine, settings: config.Config, redactor: Redactor, last_pu
     return time.time()
 
 
-async def background(engine, settings: config.Config, redactor: Redactor) -> None:  # noqa: ANN001
+async def background(engine, settings: config.Config, redactor: Redactor) -> None:
     """Sync every REVIEW_SYNC_SECONDS and retention daily, for as long as the process runs."""
     last_purge = 0.0
     while True:
         try:
             last_purge = await asyncio.to_thread(sync_and_retain, engine, settings, redactor, last_purge)
-        except Exception:  # noqa: BLE001 - keep the schedule alive, the next round retries
+        except Exception:  # keep the schedule alive, the next round retries
             log.exception("sync or retention failed")
         await asyncio.sleep(settings.sync_seconds)
 
@@ -637,7 +642,7 @@ def create_app(settings: config.Config) -> web.Application:
         raise config.ConfigError(
             f"{problem}: the review app signs its cookies with it. Set it in .env, e.g. "
             "python -c \"import secrets; print(secrets.token_urlsafe(32))\" (make run writes one)")
-    engine = db.make_engine(db.tracker_url(settings.tracker))
+    engine = db.make_engine(tracker_url(settings.tracker))
     migrations.migrate(engine)
     app = web.Application(middlewares=[security], client_max_size=MAX_BODY_BYTES)
     app[CONFIG], app[ENGINE], app[REDACTOR] = settings, engine, Redactor(settings.phone_region)
@@ -659,14 +664,14 @@ def create_app(settings: config.Config) -> web.Application:
     app.router.add_post("/admin/users", users_change)
     app.router.add_post("/admin/purge", purge_now)
     app.router.add_static("/static/", HERE / "static")
-    app.on_startup.append(_first_sync)
+    app.on_startup.append(_first_sync)  # type: ignore[arg-type]  # aiohttp 3.9's Signal typing
     app.cleanup_ctx.append(_background)
     return app
 
 
 def retention_only(settings: config.Config) -> int:
     """No web pages (no usable key), but new conversations are still read and retention still runs."""
-    engine = db.make_engine(db.tracker_url(settings.tracker))
+    engine = db.make_engine(tracker_url(settings.tracker))
     migrations.migrate(engine)
 
     async def run() -> None:

@@ -18,8 +18,9 @@ import getpass
 import json
 import re
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
+from settings import tracker_url
 from review import audit, auth, config, db, exports, migrations, queries, retention, sync
 from review.redact import Redactor
 
@@ -144,7 +145,7 @@ def _list(engine, args, redactor: Redactor) -> int:
 class _DataOut:
     """Standard output for CSV and JSON data, control characters escaped."""
 
-    def __init__(self, stream) -> None:  # noqa: ANN001
+    def __init__(self, stream) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
@@ -177,7 +178,7 @@ def _show(engine, args, redactor: Redactor) -> int:
 
 def _export(engine, args, redactor: Redactor) -> int:
     filters = _filters(args)
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else _DataOut(sys.stdout)
+    out: Any = open(args.output, "w", encoding="utf-8", newline="") if args.output else _DataOut(sys.stdout)
     try:
         with db.long_reader(engine) as conn:
             for chunk in exports.export(conn, args.format, filters, redactor):
@@ -194,7 +195,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = config.load()
-        engine = db.make_engine(db.tracker_url(settings.tracker))
+        engine = db.make_engine(tracker_url(settings.tracker))
         migrations.migrate(engine)
         redactor = Redactor(settings.phone_region)
         if args.command == "migrate":

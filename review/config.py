@@ -1,37 +1,13 @@
-"""The review app's settings, read like the assistant's: environment, then `.env`, then defaults."""
+"""The review app's settings: the REVIEW_* and TRACKER_* values of settings.py (environment, then
+`.env`, then its defaults), parsed."""
 from __future__ import annotations
 
 import ipaddress
-import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Mapping, Optional, Tuple, Union
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import settings
 
-import settings  # noqa: E402
-
-REVIEW_DEFAULTS: Dict[str, str] = {
-    "REVIEW_HOST": "127.0.0.1",
-    "REVIEW_PORT": "8081",
-    "REVIEW_SECRET_KEY": "",  # required by the web pages (make run writes one into .env); no default
-    "REVIEW_SECURE_COOKIES": "auto",  # auto: Secure __Host- cookies except over plain HTTP on loopback; 1: always
-    "REVIEW_TRUSTED_PROXIES": "",  # addresses of reverse proxies whose X-Forwarded-For / -Proto count
-    "REVIEW_RETENTION_DAYS": "",  # set: older conversations are purged daily
-    "REVIEW_AUDIT_RETENTION_DAYS": "365",  # audit-log entries older than this are deleted daily
-    "REVIEW_SYNC_SECONDS": "5",  # how often new conversations are read from the tracker store
-    "REVIEW_LOW_CONFIDENCE": "0.5",  # below this an NLU guess counts as misunderstood
-    "REVIEW_PAGE_SIZE": "50",
-    "REVIEW_PHONE_REGION": "GB",  # region for phone numbers written without a country code
-    "REVIEW_SESSION_HOURS": "8",
-    "REVIEW_IDLE_MINUTES": "30",  # a session unused this long ends
-    "REVIEW_REAUTH_MINUTES": "5",  # export, purge, reveal and account changes need the password this recently
-    "REVIEW_LOGIN_MAX_FAILURES": "5",
-    "REVIEW_LOGIN_LOCK_MINUTES": "15",
-}
 MIN_SECRET_KEY_CHARS = 16
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -88,13 +64,12 @@ def _networks(value: str) -> Tuple[Network, ...]:
         raise ConfigError(f"REVIEW_TRUSTED_PROXIES: {error}") from error
 
 
-def load() -> Config:
-    """Load `.env` and the defaults (through settings.load_env) and parse the review settings."""
-    tracker = settings.load_env()
-    value = {name: os.environ.get(name, default) for name, default in REVIEW_DEFAULTS.items()}
+def load(values: Optional[Mapping[str, str]] = None) -> Config:
+    """Parse the review settings of `values` (default: settings.load_env(), `.env` and the defaults)."""
+    value = dict(settings.load_env() if values is None else values)
     try:
         return Config(
-            tracker=tracker,
+            tracker=value,
             host=value["REVIEW_HOST"],
             port=int(value["REVIEW_PORT"]),
             secret_key=value["REVIEW_SECRET_KEY"].strip(),

@@ -1,15 +1,11 @@
-"""Database access: the tracker store's engine, built from the same settings Rasa uses."""
+"""Database access: the tracker store's engine (its URL: settings.tracker_url, as Rasa builds it)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Dict, Iterator
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
-
-from review.config import ROOT
-
 
 READ_ONLY_LONG = "READ_ONLY_LONG"
 
@@ -28,27 +24,6 @@ def long_reader(engine: Engine) -> Connection:
     return engine.connect().execution_options(sqlite_begin=READ_ONLY_LONG)
 
 
-def tracker_url(tracker: Dict[str, str]) -> URL:
-    """The SQLAlchemy URL of Rasa's SQLTrackerStore for these settings (as Rasa builds it).
-
-    A relative SQLite path is relative to the project root, where `make run` starts Rasa.
-    """
-    dialect = tracker.get("TRACKER_DIALECT") or "sqlite"
-    database = tracker.get("TRACKER_DB") or "tracker.db"
-    if dialect == "sqlite":
-        path = Path(database)
-        return URL.create("sqlite", database=str(path if path.is_absolute() else ROOT / path))
-    host, _, port = (tracker.get("TRACKER_HOST") or "").partition(":")
-    return URL.create(
-        dialect,
-        username=tracker.get("TRACKER_USER") or None,
-        password=tracker.get("TRACKER_PASSWORD") or None,
-        host=host or None,
-        port=int(port) if port else None,
-        database=database,
-    )
-
-
 def make_engine(url: URL) -> Engine:
     """An engine in SQLAlchemy 2.0 style; SQLite waits up to 30 s for Rasa's write lock."""
     if url.get_backend_name() != "sqlite":
@@ -61,11 +36,11 @@ def make_engine(url: URL) -> Engine:
     # READ_ONLY_LONG runs each statement on its own, for long reads (exports) that must not hold
     # a read lock for minutes and so block Rasa's writes.
     @sa.event.listens_for(engine, "connect")
-    def _no_implicit_transactions(dbapi_connection, _record):  # noqa: ANN001
+    def _no_implicit_transactions(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
 
     @sa.event.listens_for(engine, "begin")
-    def _begin(conn):  # noqa: ANN001
+    def _begin(conn):
         mode = conn.get_execution_options().get("sqlite_begin", "")
         if mode != READ_ONLY_LONG:
             conn.exec_driver_sql(f"BEGIN {mode}".strip())

@@ -13,8 +13,9 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from names import FALLBACK_ACTION
 from review.migrations import search_backend
-from review.sync import FALLBACK_ACTION, UNSAFE_CHARACTERS, check_answer_of, clip, safety_of, user_fields
+from review.sync import UNSAFE_CHARACTERS, check_answer_of, clip, safety_of, user_fields
 
 SORTS = ("recent", "red_flag")
 TAG_PATTERN = re.compile(r"^[\w .:-]{1,50}$")

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from names import FALLBACK_ACTION, RED_FLAG, SAFETY_ANSWER_SLOT, SAFETY_KEY
 from review.db import events_table_exists, in_chunks, is_sqlite
 from review.migrations import search_backend
 from review.redact import Redactor
@@ -38,7 +39,6 @@ from review.redact import Redactor
 log = logging.getLogger("review.sync")
 
 BATCH = 2000
-FALLBACK_ACTION = "action_fallback"
 GAP_WAIT_SECONDS = 30.0
 # What review stores, indexes and shows of one message; the tracker store keeps all of it.
 MAX_TEXT_CHARS = 4000
@@ -51,8 +51,6 @@ INVALID = "invalid"
 # ("/emergency{...}") bypasses the pipeline, so it never counts.
 RED_FLAG_TIERS = ("confirmed", "suspected")
 SAFETY_TIERS = RED_FLAG_TIERS + ("caution",)
-# the slot in which the assistant records the user's answer to the safety check
-SAFETY_ANSWER_SLOT = "safety_answer"
 RED_FLAG_EXTRACTOR = "RedFlagClassifier"
 # Characters a database or a terminal must not get: NUL and the other C0/C1 controls, and lone
 # surrogates (from bytes that were not UTF-8).
@@ -102,19 +100,19 @@ def red_flags_of(parse: Dict[str, Any], entities: List[Dict[str, Any]]) -> Set[s
     """The safety decisions the NLU pipeline set on a message (never a typed payload's), as
     "tier:category" labels: confirmed:chest, suspected:stroke, caution:dizziness. A model older
     than the tiers only set a red_flag entity: that is confirmed."""
-    safety = _mapping(parse.get("safety"))
+    safety = _mapping(parse.get(SAFETY_KEY))
     flags = set()
     if safety.get("tier") in SAFETY_TIERS:
         flags.add(f"{safety['tier']}:{safe_name(safety.get('category')) or 'unknown'}")
     flags |= {f"confirmed:{safe_name(e['value']) or INVALID}" for e in entities
-              if e["entity"] == "red_flag" and e["extractor"] == RED_FLAG_EXTRACTOR
+              if e["entity"] == RED_FLAG and e["extractor"] == RED_FLAG_EXTRACTOR
               and safety.get("tier") not in SAFETY_TIERS}
     return flags
 
 
 def safety_of(data: Dict[str, Any]) -> Dict[str, Any]:
     """The safety decision of a user event, reduced to what review shows (values checked)."""
-    safety = _mapping(_mapping(data.get("parse_data")).get("safety"))
+    safety = _mapping(_mapping(data.get("parse_data")).get(SAFETY_KEY))
     if safety.get("tier") not in SAFETY_TIERS:
         return {}
     score = _confidence(safety.get("score"))

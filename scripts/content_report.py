@@ -12,11 +12,10 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.catalogue import every_answer  # noqa: E402
-from actions.replies import CONTENT  # noqa: E402
-from content.readability import MAX_GRADE, grade  # noqa: E402
+from actions.catalogue import every_answer
+from actions.replies import CONTENT
+from content.readability import MAX_GRADE, grade
 
 LINK = re.compile(r"\[([^\]\n]+)\]\((https://[^\s)]+)\)")
 DEFAULT_OUT = Path("results/content-report.html")

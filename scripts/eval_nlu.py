@@ -26,10 +26,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from names import FALLBACK_INTENT as FALLBACK
+from scripts.gates import Gate, report
 
-from scripts.gates import Gate, report  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEVELOPMENT = [ROOT / "tests" / name for name in ("nlu_holdout.yml", "nlu_former_sealed_1.yml", "nlu_former_sealed_2.yml",
                                                    "nlu_former_sealed_3.yml")]
@@ -45,7 +45,6 @@ FLOORS = {
     "development": (0.90, 0.03, 0.85),
     "sealed": (0.90, 0.03, 0.80),
 }
-FALLBACK = "nlu_fallback"
 DECLINED = {"out_of_scope", "request_medical_advice", FALLBACK}
 
 

@@ -27,10 +27,10 @@ from typing import Any, Dict, Iterable, List, Tuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from names import FAQ, SAFETY_KEY
+from scripts.gates import Gate, report
 
-from scripts.gates import Gate, report  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEVELOPMENT = [ROOT / "tests" / "safety" / name
                for name in ("red_flags.yml", "benign.yml", "caution.yml", "former_sealed_1.yml", "former_sealed_2.yml",
@@ -73,10 +73,10 @@ def read(paths: Iterable[Path]) -> Dict[str, Dict[str, List[str]]]:
 def outcome(parse: Dict[str, Any], crisis_line: str, answer_of, same_advice: Dict[str, str]) -> Tuple[str, str]:
     """(what the message gets, the category) from its parse data. A common question that gives
     a caution's advice (content/safety.yml `common_question`) counts as that caution."""
-    safety = parse.get("safety") or {}
+    safety = parse.get(SAFETY_KEY) or {}
     tier, category = safety.get("tier"), safety.get("category") or ""
-    selected = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get("intent_response_key")
-    if not tier and (parse.get("intent") or {}).get("name") == "faq" and selected in same_advice:
+    selected = (((parse.get("response_selector") or {}).get(FAQ) or {}).get("response") or {}).get("intent_response_key")
+    if not tier and (parse.get("intent") or {}).get("name") == FAQ and selected in same_advice:
         return CAUTION, same_advice[selected]
     if tier == "suspected":
         return CHECK, category

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Iterable, List, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.catalogue import every_answer  # noqa: E402
-from actions.replies import CONTENT  # noqa: E402
-from content.readability import MAX_GRADE, grade  # noqa: E402
+from actions.catalogue import every_answer
+from actions.replies import CONTENT
+from content.readability import MAX_GRADE, grade
 
 
 def statements() -> List[Tuple[str, str]]:

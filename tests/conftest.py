@@ -1,25 +1,34 @@
-"""Shared test helpers: trackers as the action server receives them, and the loaded content."""
+"""Shared test helpers: trackers as the action server receives them, the loaded content, and
+the real assistant (the launcher's, as `make run` starts it), started once for the session.
+
+Kinds of test (pytest.ini's markers): a test that uses the `assistant` fixture is `e2e` without
+saying so; every other kind is marked in its module. `make test-unit` runs what is marked with
+none of them.
+"""
+
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import content
+import launcher
+from launcher import ROOT, free_port
 
-import content  # noqa: E402
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    for item in items:
+        if "assistant" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -85,13 +94,6 @@ def button_payloads(messages: List[Dict[str, Any]]) -> List[str]:
     return [b["payload"] for m in messages for b in m.get("buttons") or []]
 
 
-def free_port() -> int:
-    """A free TCP port on loopback, for a server a test starts."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def http(url: str, body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None, timeout: float = 60):
     """GET (or POST with a body); returns (status, body), also for HTTP errors."""
     request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
@@ -108,12 +110,19 @@ EMERGENCY_NUMBER = "000-TEST-112"
 API_TOKEN = "e2e-test-token-for-the-http-api"
 REST_TOKEN = "e2e-test-token-for-the-rest-channel-0123"
 REST_HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {REST_TOKEN}"}
-START_TIMEOUT = 240
+REVIEW_SECRET_KEY = "e2e-test-review-key-0123456789"
 
 
 class Assistant:
-    def __init__(self, rasa_url: str, tracker_db: Path) -> None:
-        self.url = rasa_url
+    """The running stack: Rasa (`url`), the web page (`web_url`), the review app (`review_url`)
+    and their settings (`env`, for a command such as `review.cli` on the same tracker store)."""
+
+    def __init__(self, stack: launcher.Stack, tracker_db: Path) -> None:
+        self.stack = stack
+        self.url = stack.rasa_url
+        self.web_url = stack.web_url
+        self.review_url = stack.review_url
+        self.env = stack.env
         self.tracker_db = tracker_db
 
     def send(self, sender: str, message: Any) -> List[Dict[str, Any]]:
@@ -132,50 +141,36 @@ class Assistant:
         return json.loads(data)["events"]
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory):
-    """`make run`'s launcher on free ports, a fresh SQLite tracker store and a test token: one
-    assistant for every test that talks to it."""
-    work = tmp_path_factory.mktemp("e2e")
-    rasa_port, action_port = free_port(), free_port()
-    env = dict(
-        os.environ,
-        RASA_PORT=str(rasa_port),
-        WEB_PORT=str(free_port()),
-        ACTION_PORT=str(action_port),
-        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        TRACKER_DB=str(work / "tracker.db"),
-        RASA_LOG_DIR=str(work / "logs"),
-        RASA_API_TOKEN=API_TOKEN,
-        RASA_REST_TOKEN=REST_TOKEN,
-        RASA_SESSION_KEY="e2e-test-session-key-0123456789",
-        REVIEW_PORT=str(free_port()),
-        REVIEW_SECRET_KEY="e2e-test-review-key-0123456789",
-        EMERGENCY_NUMBER=EMERGENCY_NUMBER,
-    )
-    log = open(work / "run.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{rasa_port}"
-    deadline = time.monotonic() + START_TIMEOUT
+def started(stack: launcher.Stack) -> launcher.Stack:
+    """The stack started and ready, or the test fails with the log of what did not start."""
     try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the assistant exited during start-up: {(work / 'run.log').read_text()[-3000:]}")
-            try:
-                if http(f"{url}/", timeout=2)[0] == 200 and http(f"http://127.0.0.1:{action_port}/health", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the assistant did not start in time")
-            time.sleep(1)
-        yield Assistant(url, work / "tracker.db")
+        return stack.start().wait_ready()
+    except launcher.NotReady as problem:
+        stack.stop()
+        pytest.fail(str(problem), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory) -> Iterator[Assistant]:
+    """The whole stack `make run` starts (action server, Rasa, web page, review app), from the
+    launcher on free ports, with a fresh SQLite tracker store and test tokens: one assistant for
+    every test that talks to it, through REST, socket.io, the widget or the review app."""
+    work = tmp_path_factory.mktemp("e2e")
+    rasa_port = free_port()
+    stack = launcher.Stack(
+        logs=work,
+        RASA_HOST="127.0.0.1", RASA_PORT=str(rasa_port), ACTION_HOST="127.0.0.1", ACTION_PORT=str(free_port()),
+        WEB_HOST="127.0.0.1", WEB_PORT=str(free_port()), REVIEW_HOST="127.0.0.1", REVIEW_PORT=str(free_port()),
+        RASA_PUBLIC_URL=f"http://127.0.0.1:{rasa_port}", RASA_CORS_ORIGINS="*",
+        TRACKER_DIALECT="sqlite", TRACKER_HOST="", TRACKER_DB=str(work / "tracker.db"), TRACKER_USER="",
+        TRACKER_PASSWORD="", RASA_LOG_DIR=str(work / "logs"), RASA_ENDPOINTS="endpoints.yml",
+        RASA_API_TOKEN=API_TOKEN, RASA_REST_TOKEN=REST_TOKEN, RASA_SESSION_KEY="e2e-test-session-key-0123456789",
+        REVIEW_SECRET_KEY=REVIEW_SECRET_KEY, REVIEW_SYNC_SECONDS="1", REVIEW_RETENTION_DAYS="",
+        EMERGENCY_NUMBER=EMERGENCY_NUMBER,
+        TELEGRAM_TOKEN="", SLACK_BOT_TOKEN="",
+    )  # fmt: skip
+    started(stack)
+    try:
+        yield Assistant(stack, work / "tracker.db")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stack.stop()

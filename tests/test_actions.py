@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from rasa_sdk.events import SlotSet
 
 from actions.answers import (
     ActionAnswerExercise,
@@ -14,6 +13,7 @@ from actions.answers import (
 from actions.conversation import ActionFallback, ActionReferPhysician, ActionSmallTalk
 from actions.safety import ActionEmergency
 from conftest import bot_event, button_payloads, button_titles, make_tracker, run_action, slot, texts, user_event
+from names import INPUT_GUARD_KEY
 
 DISCLAIMER_WORDS = "not medical advice"
 EARLIER_TURN = [user_event("hello", "greet"), bot_event("Hello!")]
@@ -455,7 +455,7 @@ def test_a_suggestion_button_for_a_common_question_and_a_facet_is_answered(conte
 def test_the_fallback_says_why_when_the_message_was_empty_or_cut(content_data):
     for guard, key in (("empty", "empty_message"), ("long", "long_message")):
         tracker = make_tracker("", "nlu_fallback", history=EARLIER_TURN)
-        tracker.latest_message["input_guard"] = guard
+        tracker.latest_message[INPUT_GUARD_KEY] = guard
         messages, _ = run_action(ActionFallback(), tracker)
         assert texts(messages) == content_data.text(key)
 

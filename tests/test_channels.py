@@ -1,8 +1,8 @@
 """Telegram and Slack: the credentials generator, the channel classes, and end to end.
 
 End to end, a fake Telegram Bot API and a fake Slack Web API run on loopback and record every call;
-the real action server and Rasa server are started with the commands scripts/run.py uses, with the
-credentials file written by channels/credentials.py, and the platforms' webhooks are called the
+the real action server and Rasa server are started by the launcher, as `make run` starts them, with
+the credentials file written by channels/credentials.py, and the platforms' webhooks are called the
 way Telegram and Slack call them. No internet is used.
 """
 from __future__ import annotations
@@ -11,14 +11,11 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import importlib.util
 import itertools
 import json
 import os
-import signal
 import socket
 import sqlite3
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -30,12 +27,11 @@ import pytest
 import yaml
 from aiohttp import web
 
-from conftest import ROOT, free_port, http
-
-import settings  # noqa: E402
-from channels import credentials as channel_credentials  # noqa: E402
-from channels.conversations import SeenCache  # noqa: E402
-from channels.credentials import (  # noqa: E402
+import launcher
+import settings
+from channels import credentials as channel_credentials
+from channels.conversations import SeenCache
+from channels.credentials import (
     GENERATED_NAME,
     SLACK_MODULE,
     SLACK_REQUIRED,
@@ -45,10 +41,9 @@ from channels.credentials import (  # noqa: E402
     credentials_for,
     write_credentials,
 )
+from conftest import ROOT, http, started
+from launcher import free_port
 
-spec = importlib.util.spec_from_file_location("channels_launcher", ROOT / "scripts" / "run.py")
-launcher = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(launcher)
 
 START_TIMEOUT = 240  # seconds for the servers to come up
 ANSWER_TIMEOUT = 60  # seconds for an answer to reach the fake platform API
@@ -253,7 +248,7 @@ def test_slack_buttons_are_blocks_even_with_more_than_five():
     sent: List[Dict[str, Any]] = []
 
     class Recording(SlackBot):
-        async def _post_message(self, channel, **kwargs):  # noqa: ANN001
+        async def _post_message(self, channel, **kwargs):
             sent.append(dict(kwargs, channel=channel))
 
     buttons = [{"title": f"Choice {i}", "payload": f"/choose{{\"n\": \"{i}\"}}"} for i in range(7)]
@@ -292,7 +287,7 @@ def test_telegram_sends_every_message_as_html():
     sent: List[Dict[str, Any]] = []
 
     class Recording(TelegramOutput):
-        async def request(self, method, data=None, *args, **kwargs):  # noqa: ANN001
+        async def request(self, method, data=None, *args, **kwargs):
             sent.append(dict(data or {}, method=method))
             return {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}}
 
@@ -313,7 +308,7 @@ def test_slack_shows_the_sources_as_links_and_escapes_everything_else():
     sent: List[Dict[str, Any]] = []
 
     class Recording(SlackBot):
-        async def _post_message(self, channel, **kwargs):  # noqa: ANN001
+        async def _post_message(self, channel, **kwargs):
             sent.append(kwargs)
 
     asyncio.run(Recording(SLACK_BOT_TOKEN).send_text_with_buttons("D1", ANSWER_WITH_SOURCES, [{"title": "Yes", "payload": "/affirm"}]))
@@ -461,7 +456,7 @@ def platform() -> Iterator[FakePlatform]:
 
 
 class Running:
-    def __init__(self, url: str, tracker_db: Path, log: Path, report) -> None:  # noqa: ANN001
+    def __init__(self, url: str, tracker_db: Path, log: Path, report) -> None:
         self.url = url
         self.tracker_db = tracker_db
         self.log = log
@@ -477,63 +472,23 @@ class Running:
         return [json.loads(data).get("text") for (data,) in rows]
 
 
-def stop_all(processes: List[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def assistant_with(work: Path, channel_vars: Mapping[str, str], with_actions: bool = True) -> Iterator[Running]:
-    """The action server and `rasa run` as scripts/run.py starts them, with generated credentials."""
-    rasa_port, action_port = free_port(), free_port()
-    config = {
-        **settings.DEFAULTS,
-        "RASA_PORT": str(rasa_port),
-        "ACTION_PORT": str(action_port),
-        "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "TRACKER_DB": str(work / "tracker.db"),
-        "RASA_LOG_DIR": str(work / "logs"),
-    }
-    report = write_credentials({**config, **channel_vars}, work / "logs" / GENERATED_NAME)
-    command = launcher.rasa_command(config, shell=False)
-    command[command.index("--credentials") + 1] = str(report.path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
-    env.update(config, **channel_vars, SANIC_HOST=config["ACTION_HOST"], TF_CPP_MIN_LOG_LEVEL="2")
-    log_path = work / "servers.log"
-    processes: List[subprocess.Popen] = []
-    with open(log_path, "wb") as log:
-        try:
-            if with_actions:
-                processes.append(
-                    subprocess.Popen(launcher.action_command(config), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-                )
-            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-            url = f"http://127.0.0.1:{rasa_port}"
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if any(p.poll() is not None for p in processes):
-                    pytest.fail(f"a server exited during start-up: {log_path.read_text()[-3000:]}")
-                try:
-                    up = http(f"{url}/", timeout=2)[0] == 200 and (
-                        not with_actions or http(f"http://127.0.0.1:{action_port}/health", timeout=2)[0] == 200
-                    )
-                except OSError:
-                    up = False
-                if up:
-                    break
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the servers did not start in {START_TIMEOUT}s: {log_path.read_text()[-3000:]}")
-                time.sleep(1)
-            yield Running(url, work / "tracker.db", log_path, report)
-        finally:
-            stop_all(processes)
+    """The action server and Rasa, from the launcher, with the credentials it writes for these
+    channel variables (and none of this machine's)."""
+    unset = {name: "" for name in os.environ if name.startswith(("TELEGRAM_", "SLACK_"))}
+    overrides = dict(
+        RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), TRACKER_DIALECT="sqlite", TRACKER_HOST="",
+        TRACKER_DB=str(work / "tracker.db"), RASA_LOG_DIR=str(work / "logs"), RASA_REST_TOKEN="",
+    )  # fmt: skip
+    services = (launcher.ACTION, launcher.RASA) if with_actions else (launcher.RASA,)
+    stack = launcher.Stack(services=services, logs=work, **{**overrides, **unset, **channel_vars})
+    started(stack)
+    try:
+        assert stack.channels is not None
+        yield Running(stack.rasa_url, work / "tracker.db", work, stack.channels)
+    finally:
+        stack.stop()
 
 
 @pytest.fixture(scope="module")
@@ -752,6 +707,7 @@ def test_a_telegram_update_delivered_twice_is_processed_once(assistant, platform
     assert assistant.user_texts(f"telegram:{chat_id}") == ["tell me about swimming"]
 
 
+@pytest.mark.e2e  # a Redis server
 def test_the_replay_cache_is_shared_through_redis(tmp_path):
     """The scale-out set-up (CHANNEL_REPLAY_STORE=redis): a request one Rasa server has taken is a
     replay for every other server too."""
@@ -762,8 +718,9 @@ def test_the_replay_cache_is_shared_through_redis(tmp_path):
 
     redis_server = find_binary("redis-server")
     port = free_port()
-    server = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    server = launcher.Service("Redis", [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                        "--appendonly", "no", "--dir", str(tmp_path)], os.environ,
+                              log=tmp_path / "redis.log")
     try:
         env = {"CHANNEL_REPLAY_STORE": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_DB": "0"}
         old = {name: os.environ.get(name) for name in env}
@@ -787,8 +744,7 @@ def test_the_replay_cache_is_shared_through_redis(tmp_path):
         alone = SeenCache()  # without Redis: this process only
         assert not alone.shared and asyncio.run(alone.first("x", 5)) and not asyncio.run(alone.first("x", 5))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 def test_a_replayed_slack_request_is_refused(assistant, platform, content_data):
@@ -809,6 +765,7 @@ def test_a_replayed_slack_request_is_refused(assistant, platform, content_data):
 # --- channels that are not (fully) configured ---------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_partly_configured_channel_is_left_out_and_rasa_still_starts(tmp_path):
     """Telegram partly configured (no webhook URL, no secret), Slack not at all."""
     channel_vars = only("TELEGRAM_TOKEN", "TELEGRAM_BOT_NAME")

@@ -264,6 +264,7 @@ def test_emergency_response_must_show_the_number(content_copy):
 
 
 def test_every_red_flag_category_has_an_answer_and_emergencies_give_the_number(content_data):
+    # the categories the red-flag rules give (content/red_flags.yml)
     assert set(content_data.red_flags.categories) <= set(content_data.safety)
     tiers = {category: answer.tier for category, answer in content_data.safety.items()}
     assert {c for c, t in tiers.items() if t == "caution"} == {"dizziness", "fever_exercise"}

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from names import ANSWERED_SLOT, FALLBACK_ACTION, SAFETY_KEY
 from scripts.gates import Gate, report
 
 # The target, and the floor the build holds each set to today (scripts/gates.py).
@@ -29,7 +30,7 @@ SETS = {
         "conversations_former_sealed_3.yml")],
     "sealed": [ROOT / "tests" / "sealed" / "conversations.yml"],
 }
-ANSWERS = {"action_smalltalk": "smalltalk", "action_fallback": "fallback"}
+ANSWERS = {"action_smalltalk": "smalltalk", FALLBACK_ACTION: "fallback"}
 # What else a turn may get and still be right: a safety check is how a suspected emergency is
 # answered; falling back, or the medical referral, also declines an off-topic question.
 ACCEPTED = {"emergency": {"emergency", "check"}, "decline": {"decline", "fallback", "referral"}}
@@ -42,10 +43,10 @@ def turn_outcome(events: List[Dict[str, Any]]) -> Tuple[str, Optional[str]]:
     parse = events[last_user].get("parse_data") or {}
     turn = events[last_user + 1:]
     actions = [e.get("name") for e in turn if e.get("event") == "action"]
-    answered = [e.get("value") for e in turn if e.get("event") == "slot" and e.get("name") == "answered"]
+    answered = [e.get("value") for e in turn if e.get("event") == "slot" and e.get("name") == ANSWERED_SLOT]
     if answered:
         return "answer", answered[-1]
-    safety = parse.get("safety") or {}
+    safety = parse.get(SAFETY_KEY) or {}
     if "action_emergency" in actions or "action_safety_answer" in actions:
         tier = safety.get("tier")
         kind = {"suspected": "check", "caution": "caution"}.get(tier, "emergency")

@@ -1,14 +1,11 @@
-"""End to end: start the real action server and Rasa server (`scripts/run.py`) and talk over REST."""
+"""End to end: the real assistant (the session's stack, from the launcher), over REST and socket.io."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict
 
 import pytest
 

@@ -1,5 +1,5 @@
 """The hostile-input run: 3,000 messages, 1 % of them huge, binary or markup, through REST and
-socket.io to the real assistant (`scripts/run.py`, SQLite), while a reviewer loads the review
+socket.io to the real assistant (the session's stack, SQLite), while a reviewer loads the review
 app's list and transcript pages. Loopback only.
 
 Pass: no 5xx anywhere; every message stored exactly once, in order, with an answer after it,
@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import re
 import sqlite3
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List
 
 import pytest
 
-from conftest import ROOT, free_port, http
+from bench.load_test import holdout_texts
+from conftest import REST_TOKEN
+from review_support import create_user
 
-sys.path.insert(0, str(ROOT))
-from bench.load_test import holdout_texts  # noqa: E402
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MESSAGES = 3000
 CONVERSATIONS = 150  # 20 messages each
@@ -34,9 +32,7 @@ SOCKETIO_SHARE = 3  # every third conversation is a widget's
 CONCURRENCY = 8
 REVIEW_LIST_P95_MS = 500
 ASSISTANT_P95_MS = 1000
-START_TIMEOUT = 240
 ANSWER_QUIET_SECONDS = 0.3  # a widget's answer is complete when no more of it comes for this long
-REST_TOKEN = "hostile-run-rest-token-0123456789abcdef"
 ADMIN, PASSWORD = "hostile-admin", "hostile admin password"
 
 
@@ -78,39 +74,10 @@ def p95(values: List[float]) -> float:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    work = tmp_path_factory.mktemp("hostile")
-    rasa_port, action_port, review_port = free_port(), free_port(), free_port()
-    env = dict(os.environ, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port), WEB_PORT=str(free_port()),
-               REVIEW_PORT=str(review_port), ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-               TRACKER_DIALECT="sqlite", TRACKER_HOST="", TRACKER_DB=str(work / "tracker.db"),
-               RASA_LOG_DIR=str(work / "logs"), RASA_REST_TOKEN=REST_TOKEN, RASA_API_TOKEN="",
-               RASA_SESSION_KEY="hostile-run-session-key-0123456789", REVIEW_SECRET_KEY="hostile-run-review-key-012345",
-               REVIEW_SYNC_SECONDS="1", REVIEW_RETENTION_DAYS="")
-    subprocess.run([sys.executable, "-m", "review.cli", "create-user", ADMIN, "--role", "admin"], cwd=ROOT, env=env,
-                   input=PASSWORD + "\n", text=True, check=True, capture_output=True, timeout=120)
-    log = open(work / "run.log", "wb")
-    process = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    urls = {"rasa": f"http://127.0.0.1:{rasa_port}", "review": f"http://127.0.0.1:{review_port}"}
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, (work / "run.log").read_text()[-3000:]
-            try:
-                if http(urls["rasa"] + "/", timeout=2)[0] == 200 and \
-                        http(f"http://127.0.0.1:{action_port}/health", timeout=2)[0] == 200 and \
-                        http(urls["review"] + "/login", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the stack did not start in time"
-            time.sleep(1)
-        yield urls, work / "tracker.db"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+def stack(assistant):
+    """The session's assistant (its review app syncs every second), and an admin account."""
+    create_user(assistant.env, ADMIN, "admin", PASSWORD)
+    return {"rasa": assistant.url, "review": assistant.review_url}, assistant.tracker_db
 
 
 def websocket_client():
@@ -251,7 +218,10 @@ def test_hostile_input_run(stack):
                           "ORDER BY id").fetchall()
     stored: Dict[str, List[str]] = {}
     kinds: Dict[str, List[str]] = {}
+    ours = {plan.sender for plan in conversations}  # the tracker store holds other tests' too
     for sender, kind, data in rows:
+        if sender not in ours:
+            continue
         kinds.setdefault(sender, []).append(kind)
         if kind == "user":
             stored.setdefault(sender, []).append(json.loads(data)["text"])

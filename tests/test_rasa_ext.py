@@ -69,6 +69,16 @@ def test_a_long_conversation_loads_a_window_that_starts_at_a_turn_and_keeps_the_
     assert tracker.latest_message.text == "message 29"
 
 
+def test_every_slot_is_carried_when_the_domain_comes_after_the_store(tmp_path):
+    """Rasa creates the store from endpoints.yml without a domain and sets it when the model is
+    loaded: the slots set before the window are still all carried, not only the newest one."""
+    store = WindowedSQLTrackerStore(None, window_events=WINDOW, dialect="sqlite", db=str(tmp_path / "late.db"))
+    store.domain = DOMAIN
+    converse(store, "late", 30, [SlotSet("topic", "aquatic"), SlotSet("answered", "aquatic/general")])
+    tracker = run(store.retrieve("late"))
+    assert (tracker.get_slot("topic"), tracker.get_slot("answered")) == ("aquatic", "aquatic/general")
+
+
 def test_every_event_is_stored_once_and_the_full_tracker_has_them_all(store):
     converse(store, "all", 30, [SlotSet("topic", "yoga")])
     full = run(store.retrieve_full_tracker("all"))

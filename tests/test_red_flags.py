@@ -8,7 +8,6 @@ figures in their assertion messages. The detector gets docs of lower-cased text,
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -17,8 +16,6 @@ import spacy
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 import content  # noqa: E402
 from nlp.red_flags import RedFlag, RedFlagDetector  # noqa: E402

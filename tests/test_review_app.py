@@ -1,49 +1,37 @@
-"""The review web app over HTTP (`python -m review.app` on a free port, synthetic SQLite data):
-sessions, roles, CSRF, login throttling, escaping, reveal and audit."""
+"""The review web app over HTTP (served in this process by aiohttp's test server, synthetic
+SQLite data): sessions, roles, CSRF, login throttling, escaping, reveal and audit. Its start as a
+process of its own (`python -m review.app`) without a usable key is tested here too."""
+
 from __future__ import annotations
 
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import ROOT
+import launcher
+import settings
+from launcher import free_port
+from names import SAFETY_KEY
 from review import db, migrations
-from review.testing import action_event, bot_event, create_events_table, free_port, insert_events, slot_event, user_event
+from review_support import (
+    InProcessApp,
+    action_event,
+    bot_event,
+    create_events_table,
+    create_user,
+    insert_events,
+    slot_event,
+    user_event,
+)
 
 SECRET = "test-secret-key-0123456789"
 MARKUP = '<script>alert("x")</script><b>bold</b>'
-
-
-def start_app(env):
-    process = subprocess.Popen([sys.executable, "-m", "review.app"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{env['REVIEW_PORT']}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the review app exited: {process.stdout.read()}")
-        try:
-            requests.get(url + "/login", timeout=2)
-            return process, url
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    process.kill()
-    pytest.fail("the review app did not start")
-
-
-def create_user(env, name, role, password):
-    result = subprocess.run([sys.executable, "-m", "review.cli", "create-user", name, "--role", role], cwd=ROOT,
-                            env=env, input=password + "\n", capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
 
 
 def app_env(work, **overrides):
@@ -55,7 +43,7 @@ def app_env(work, **overrides):
 def app(tmp_path_factory):
     work = tmp_path_factory.mktemp("review-app")
     env = app_env(work)
-    engine = db.make_engine(db.tracker_url({"TRACKER_DB": env["TRACKER_DB"]}))
+    engine = db.make_engine(settings.tracker_url({"TRACKER_DB": env["TRACKER_DB"]}))
     migrations.migrate(engine)
     now = time.time()
     with engine.begin() as conn:
@@ -72,18 +60,16 @@ def app(tmp_path_factory):
     engine.dispose()
     create_user(env, "rita", "reviewer", "reviewer password 1")
     create_user(env, "adam", "admin", "admin password 123")
-    process, url = start_app(env)
-    yield url, env
-    process.terminate()
-    process.wait(timeout=20)
+    with InProcessApp(env) as served:
+        yield served.url, env
 
 
 def tiered_event(sender, at, text, tier, category, source, score):
     """A user message the safety layer decided on, as the NLU pipeline stores it."""
     row = user_event(sender, at, text, "emergency", 1.0)
     data = json.loads(row["data"])
-    data["parse_data"]["safety"] = {"tier": tier, "category": category, "source": source, "score": score,
-                                    "rule": "chest pain or pressure" if source == "rules" else ""}
+    data["parse_data"][SAFETY_KEY] = {"tier": tier, "category": category, "source": source, "score": score,
+                                      "rule": "chest pain or pressure" if source == "rules" else ""}
     return dict(row, data=json.dumps(data))
 
 
@@ -108,33 +94,34 @@ def login(url, name, password, ip_session=None):
     return session, response
 
 
+@pytest.mark.e2e  # the app as a process of its own
 @pytest.mark.parametrize("key", ["", "short"], ids=["missing", "short"])
 def test_a_missing_or_short_key_leaves_the_pages_off_but_retention_runs(tmp_path, key):
     database = tmp_path / "t.db"
     env = dict(os.environ, TRACKER_DB=str(database), REVIEW_SECRET_KEY=key, REVIEW_PORT=str(free_port()),
                REVIEW_RETENTION_DAYS="30", REVIEW_SYNC_SECONDS="0.5")
-    engine = db.make_engine(db.tracker_url({"TRACKER_DB": str(database)}))
+    engine = db.make_engine(settings.tracker_url({"TRACKER_DB": str(database)}))
     with engine.begin() as conn:
         create_events_table(conn)
         insert_events(conn, [user_event("ancient", time.time() - 90 * 86400, "hello", "greet", 0.9)])
-    process = subprocess.Popen([sys.executable, "-m", "review.app"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "review.log"
+    service = launcher.Service(launcher.REVIEW, launcher.review_command(), env, log=log)
+    process = service.process
     try:
         deadline = time.monotonic() + 60
         while True:
             with engine.connect() as conn:
                 if conn.execute(sa.text("SELECT COUNT(*) FROM events")).scalar_one() == 0:
                     break
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, service.log_tail()
             assert time.monotonic() < deadline, "retention did not run"
             time.sleep(0.5)
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{env['REVIEW_PORT']}/login", timeout=2)
     finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0
+        assert service.stop(grace=10) == 0
         engine.dispose()
-    assert "REVIEW_SECRET_KEY is " + ("not set" if not key else "shorter than 16") in process.stdout.read()
+    assert "REVIEW_SECRET_KEY is " + ("not set" if not key else "shorter than 16") in service.log_tail()
 
 
 def test_no_session_gets_the_login_page(app):
@@ -236,6 +223,7 @@ def test_admin_reveals_exports_and_sees_the_audit_log(app):
         assert f"<td>{action}</td>" in audit_page
 
 
+@pytest.mark.slow  # each wrong password delays the next check more
 def test_five_wrong_passwords_throttle_the_account(app):
     url, env = app
     create_user(env, "tess", "reviewer", "the right password")
@@ -253,11 +241,9 @@ def test_five_wrong_passwords_throttle_the_account(app):
 def proxied(app):
     """A second app on the same database, behind a reverse proxy on loopback (REVIEW_TRUSTED_PROXIES)."""
     _, env = app
-    env = dict(env, REVIEW_PORT=str(free_port()), REVIEW_TRUSTED_PROXIES="127.0.0.1/32")
-    process, url = start_app(env)
-    yield url, env
-    process.terminate()
-    process.wait(timeout=20)
+    env = dict(env, REVIEW_TRUSTED_PROXIES="127.0.0.1/32")
+    with InProcessApp(env) as served:
+        yield served.url, env
 
 
 def sql(env, statement, **params):
@@ -276,6 +262,7 @@ def parallel_logins(url, name, password, count, headers=None):
         return list(pool.map(one, range(count)))
 
 
+@pytest.mark.slow  # each wrong password delays the next check more
 def test_thirty_parallel_wrong_passwords_are_throttled(app, proxied):
     url, env = app
     create_user(env, "race", "reviewer", "the race password")

@@ -1,26 +1,27 @@
-"""End to end: talk to the real assistant (`scripts/run.py`, SQLite or PostgreSQL tracker store),
-then read the conversations with the review app, by the CLI and in Debian's Chromium.
+"""End to end: talk to the real assistant (the session's, on SQLite, and one on a throwaway
+PostgreSQL cluster), then read the conversations with the review app, by the CLI and in Debian's
+Chromium.
 
 PostgreSQL or Chromium missing is a failure, not a skip.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from conftest import ROOT
-from review.testing import PostgresCluster, PostgresMissing, free_port
-from test_review_app import create_user, start_app
+import launcher
+from browser import assert_accessible, check_chromium, launch, with_axe
+from conftest import REST_TOKEN, ROOT, started
+from launcher import free_port
+from review_support import InProcessApp, PostgresCluster, PostgresMissing, create_user
 
-START_TIMEOUT = 240
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = pytest.mark.e2e
+
 CONVERSATIONS = {
     "rv-yoga": ["Hello", "Tell me about yoga"],
     "rv-fallback": ["blorp zzkx wibble quux frobnicate"],
@@ -30,62 +31,46 @@ CONVERSATIONS = {
     "rv-planted": ['/emergency{"red_flag": "chest_pain"}'],
     "rv-huge": ["can swimming help my fatigue? " + "blah " * 200_000],
 }
-REST_TOKEN = "review-e2e-rest-token-0123456789abcdef"
+OURS = "rest:rv-"  # the tracker store may hold other tests' conversations too
 
 
-def talk(env, work):
-    """Start the assistant on free ports with this tracker store, hold the conversations, stop it."""
-    rasa_port, action_port = free_port(), free_port()
-    env = dict(env, RASA_PORT=str(rasa_port), WEB_PORT=str(free_port()), ACTION_PORT=str(action_port),
-               REVIEW_PORT=str(free_port()), RASA_REST_TOKEN=REST_TOKEN, RASA_SESSION_KEY="review-e2e-session-key",
-               ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook", RASA_LOG_DIR=str(work / "logs"))
-    with open(work / "run.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{rasa_port}"
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"the assistant exited: {(work / 'run.log').read_text()[-3000:]}")
-                try:
-                    if requests.get(url, timeout=2).ok and requests.get(f"http://127.0.0.1:{action_port}/health", timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "the assistant did not start in time"
-                time.sleep(1)
-            for sender, messages in CONVERSATIONS.items():
-                for message in messages:
-                    reply = requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": message},
-                                          headers={"Authorization": f"Bearer {REST_TOKEN}"}, timeout=60)
-                    assert reply.ok, reply.text
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+def talk(rasa_url: str) -> None:
+    """Hold the conversations, over REST."""
+    for sender, messages in CONVERSATIONS.items():
+        for message in messages:
+            reply = requests.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message},
+                                  headers={"Authorization": f"Bearer {REST_TOKEN}"}, timeout=60)
+            assert reply.ok, reply.text
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def tracker(request, tmp_path_factory):
-    """The environment of a tracker store holding real conversations with the assistant."""
-    work = tmp_path_factory.mktemp(f"review-e2e-{request.param}")
-    cluster = None
+    """The settings of a tracker store holding real conversations with the assistant: the
+    session's (SQLite), or one of its own on PostgreSQL."""
     if request.param == "sqlite":
-        store = {"TRACKER_DIALECT": "sqlite", "TRACKER_DB": str(work / "tracker.db"), "TRACKER_HOST": "",
-                 "TRACKER_USER": "", "TRACKER_PASSWORD": ""}
-    else:
-        try:
-            cluster = PostgresCluster().start()
-        except PostgresMissing as problem:
-            pytest.fail(str(problem))
-        store = cluster.settings()
-    env = dict(os.environ, **store, REVIEW_SECRET_KEY="e2e-secret-key-0123456789", REVIEW_RETENTION_DAYS="")
+        assistant = request.getfixturevalue("assistant")
+        talk(assistant.url)
+        yield dict(assistant.env, REVIEW_RETENTION_DAYS="")
+        return
+    work = tmp_path_factory.mktemp("review-e2e-postgresql")
     try:
-        talk(env, work)
-        yield env
+        cluster = PostgresCluster().start()
+    except PostgresMissing as problem:
+        pytest.fail(str(problem))
+    try:
+        stack = launcher.Stack(
+            services=(launcher.ACTION, launcher.RASA), logs=work, **cluster.settings(),
+            RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), RASA_LOG_DIR=str(work / "logs"),
+            RASA_REST_TOKEN=REST_TOKEN, RASA_SESSION_KEY="review-e2e-session-key",
+        )  # fmt: skip
+        started(stack)
+        try:
+            talk(stack.rasa_url)
+        finally:
+            stack.stop()
+        yield dict(stack.env, REVIEW_SECRET_KEY="e2e-secret-key-0123456789", REVIEW_RETENTION_DAYS="")
     finally:
-        if cluster:
-            cluster.stop()
+        cluster.stop()
 
 
 def cli(env, *args):
@@ -96,7 +81,9 @@ def cli(env, *args):
 
 
 def listed(env, *flags):
-    return {json.loads(line)["sender_id"]: json.loads(line) for line in cli(env, "list", "--format", "jsonl", *flags).splitlines()}
+    """This module's conversations that `review.cli list` finds with these flags."""
+    lines = cli(env, "list", "--format", "jsonl", "--limit", "100000", *flags).splitlines()
+    return {row["sender_id"]: row for row in map(json.loads, lines) if row["sender_id"].startswith(OURS)}
 
 
 def test_the_review_cli_reads_the_assistants_conversations(tracker):
@@ -117,24 +104,29 @@ def test_the_review_cli_reads_the_assistants_conversations(tracker):
     assert "more characters not shown]" in huge and len(huge) < 20_000
 
 
+@pytest.mark.browser
 def test_review_in_the_browser(tracker, tmp_path):
+    """A reviewer's round in Chromium; axe-core finds no WCAG 2.1 A or AA violation on the login,
+    list and transcript pages."""
     from playwright.sync_api import expect, sync_playwright
 
-    assert os.path.exists(CHROMIUM), f"Chromium not found at {CHROMIUM}: apt-get install chromium"
-    env = dict(tracker, REVIEW_PORT=str(free_port()))
-    create_user(env, f"admin-{env['REVIEW_PORT']}", "admin", "browser admin password")
-    process, url = start_app(env)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(accept_downloads=True)
+    check_chromium()
+    name = f"admin-{free_port()}"
+    create_user(tracker, name, "admin", "browser admin password")
+    with InProcessApp(tracker) as app, sync_playwright() as playwright:
+        url = app.url
+        browser = launch(playwright)
+        try:
+            page = with_axe(browser.new_context(accept_downloads=True)).new_page()
             page.goto(url + "/")
             expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-            page.get_by_label("Name").fill(f"admin-{env['REVIEW_PORT']}")
+            assert_accessible(page, "the login page")
+            page.get_by_label("Name").fill(name)
             page.get_by_label("Password").fill("browser admin password")
             page.get_by_role("button", name="Log in").click()
             expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
-            expect(page.locator("tr.red-flag")).to_contain_text("RED FLAG")
+            expect(page.locator("tr.red-flag").first).to_contain_text("RED FLAG")
+            assert_accessible(page, "the conversation list")
 
             page.get_by_label("Fell back").check()
             page.get_by_role("button", name="Filter").click()
@@ -147,6 +139,7 @@ def test_review_in_the_browser(tracker, tmp_path):
             page.get_by_label("New tag").fill("needs-training")
             page.get_by_role("button", name="Add tag").click()
             expect(page.locator(".annotations")).to_contain_text("needs-training")
+            assert_accessible(page, "a transcript with a tag")
 
             page.goto(url + "/conversations/rest:rv-contact")
             expect(page.locator(".turn.user").first).to_contain_text("[EMAIL]")
@@ -158,7 +151,5 @@ def test_review_in_the_browser(tracker, tmp_path):
                 page.get_by_role("link", name="CSV").click()
             exported = open(download.value.path(), encoding="utf-8").read()
             assert "rv-fallback" in exported and "rv-yoga" not in exported
+        finally:
             browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

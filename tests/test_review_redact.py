@@ -69,7 +69,7 @@ MEGABYTE = 1_000_000
 SECONDS = 1.0  # the bound for any text up to a megabyte (the figure)
 
 
-def _timed_redaction(text: str, pipe) -> None:  # noqa: ANN001
+def _timed_redaction(text: str, pipe) -> None:
     start = time.process_time()
     REDACT(text)
     pipe.send(time.process_time() - start)

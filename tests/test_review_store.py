@@ -18,9 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import ROOT
+import settings
 from review import audit, auth, db, exports, migrations, queries, retention, sync
 from review.redact import Redactor
-from review.testing import (PostgresCluster, PostgresMissing, action_event, bot_event, create_events_table,
+from review_support import (PostgresCluster, PostgresMissing, action_event, bot_event, create_events_table,
                             insert_events, slot_event, user_event)
 
 DAY = 86400
@@ -38,7 +39,7 @@ def postgres():
     cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request, tmp_path):
     """(engine, TRACKER_* settings) of an empty tracker database with the review schema."""
     if request.param == "sqlite":
@@ -51,7 +52,7 @@ def backend(request, tmp_path):
             for table in sa.inspect(conn).get_table_names():
                 conn.execute(sa.text(f'DROP TABLE "{table}" CASCADE'))
         engine.dispose()
-    engine = db.make_engine(db.tracker_url(tracker))
+    engine = db.make_engine(settings.tracker_url(tracker))
     migrations.migrate(engine)
     with engine.begin() as conn:
         create_events_table(conn)
@@ -380,6 +381,7 @@ def test_huge_messages_are_stored_indexed_and_shown_cut(backend):
     assert senders(engine, q="swimming") == ["huge"]
 
 
+@pytest.mark.e2e  # the CLI as a process of its own
 def test_cli_csv_has_the_formula_guard_and_output_escapes_control_characters(backend):
     engine, tracker = backend
     with engine.begin() as conn:
@@ -413,6 +415,7 @@ def run_cli(tracker, *args, stdin=""):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.e2e  # the CLI as a process of its own
 def test_cli(backend):
     engine, tracker = backend
     seed(engine)
@@ -432,6 +435,7 @@ def test_cli(backend):
     assert {"create-user", "view", "export", "purge"} <= set(actions)
 
 
+@pytest.mark.postgres
 def test_on_postgresql_a_batch_stops_before_a_recent_gap_in_the_ids():
     """A transaction that took id 3 may commit after the one that took id 4: until the events
     after the gap are GAP_WAIT_SECONDS old, the sync stops before it, so id 3 is not skipped."""

@@ -19,6 +19,8 @@ from conftest import ROOT
 from bench.load_test import run_scenario
 from deploy.scale_out import Deployment, missing_binaries
 
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.slow]
+
 MODEL = ROOT / "models" / "assistant.tar.gz"
 
 

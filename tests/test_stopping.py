@@ -21,7 +21,10 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import ROOT, free_port, http
+import settings
+from launcher import ROOT, free_port, http_ok, ready_urls
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 START_TIMEOUT = 240
 STOP_LIMIT = 10.0  # the bound
@@ -29,11 +32,9 @@ MARKER = "MS_PHYSIO_STOP_TEST"
 
 
 def stack_env(tmp_path: Path) -> Dict[str, str]:
-    action_port = free_port()
     return dict(
-        os.environ, RASA_PORT=str(free_port()), ACTION_PORT=str(action_port), WEB_PORT=str(free_port()),
-        REVIEW_PORT=str(free_port()), ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        TRACKER_DB=str(tmp_path / "tracker.db"), RASA_LOG_DIR=str(tmp_path / "logs"),
+        os.environ, RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), WEB_PORT=str(free_port()),
+        REVIEW_PORT=str(free_port()), TRACKER_DB=str(tmp_path / "tracker.db"), RASA_LOG_DIR=str(tmp_path / "logs"),
         REVIEW_SECRET_KEY="stop-test-secret-key-0123456789", RASA_SESSION_KEY="stop-test-session-key-0123456789",
         **{MARKER: uuid.uuid4().hex},
     )
@@ -56,16 +57,12 @@ def marked(env: Dict[str, str]) -> List[int]:
 
 
 def wait_until_serving(env: Dict[str, str], process: subprocess.Popen) -> None:
-    urls = [f"http://127.0.0.1:{env['RASA_PORT']}/", f"http://127.0.0.1:{env['ACTION_PORT']}/health",
-            f"http://127.0.0.1:{env['WEB_PORT']}/", f"http://127.0.0.1:{env['REVIEW_PORT']}/login"]
+    urls = ready_urls(settings.resolve(env)).values()
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         assert process.poll() is None, "make run exited during start-up"
-        try:
-            if all(http(url, timeout=2)[0] == 200 for url in urls):
-                return
-        except OSError:
-            pass
+        if all(http_ok(url) for url in urls):
+            return
         assert time.monotonic() < deadline, "the stack did not start in time"
         time.sleep(1)
 

@@ -1,7 +1,6 @@
 """The website chat widget (web/) in a real browser: Debian's Chromium driven by Playwright.
 
-Starts the real assistant (`scripts/run.py`, as in test_e2e_rest.py) and `web/serve.py` on free
-ports, then talks to the assistant through the widget as a person would: with the mouse, with the
+Uses the real assistant (the session's stack, with `web/serve.py`: tests/conftest.py), then talks to the assistant through the widget as a person would: with the mouse, with the
 keyboard only, on a 320 px wide screen and at 200 % zoom. A small stand-in server built from Rasa's
 own socket.io channel (`SocketIOInput`) with an echo instead of the model checks what the real
 assistant cannot be made to do on demand: send markup and links, go away and come back.
@@ -12,27 +11,29 @@ and `npm ci` in web/. Missing any of them is a failure, not a skip.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 
 import pytest
+import yaml
 
-from conftest import ROOT, free_port
+import launcher
+from names import SAFETY_KEY
+from browser import assert_accessible, check_chromium, launch, with_axe
+from conftest import API_TOKEN, ARTIFACTS, ROOT
+from conftest import http as fetch
+from launcher import free_port
+
+pytestmark = pytest.mark.browser
 
 WEB = ROOT / "web"
-SERVE = WEB / "serve.py"
 SOCKET_IO_BUNDLE = WEB / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-START_TIMEOUT = 240
 ANSWER_TIMEOUT = 30_000  # ms
 LAUNCHER = "Chat with the MS physio assistant"
 
@@ -43,7 +44,6 @@ import asyncio
 import sys
 from sanic import Sanic
 from sanic_cors import CORS
-sys.path.insert(0, sys.argv[2])
 from channels.socketio import SocketIOInput
 
 app = Sanic("fake_rasa")
@@ -83,71 +83,31 @@ def raw_get(port: int, path: str):
         connection.close()
 
 
-def wait_until_up(process: subprocess.Popen, url: str, log: Path, what: str, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited during start-up: {log.read_text(errors='replace')[-3000:]}")
-        try:
-            if get(url, timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not start in time: {log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.5)
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> Optional[int]:
-    """Ask a process to stop (SIGTERM by default: a SIGINT can be ignored when the test run was
-    started in the background); if it does not, kill its whole process group (its own session)."""
-    if process.poll() is None:
-        process.send_signal(sig)
+def start(name: str, command: List[str], env: Dict[str, str], log: Path, ready_url: str,
+          timeout: float) -> launcher.Service:
+    service = launcher.Service(name, command, env, log=log, ready_url=ready_url)
     try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
-        return None
-
-
-class Service:
-    """A background process with its log file."""
-
-    def __init__(self, command: List[str], env: Dict[str, str], log: Path) -> None:
-        self.log_path = log
-        self.log = open(log, "ab")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def stop(self, sig: int = signal.SIGTERM) -> Optional[int]:
-        code = stop(self.process, sig)
-        self.log.close()
-        return code
+        launcher.wait_ready([service], timeout)
+    except launcher.NotReady as problem:
+        service.stop()
+        pytest.fail(str(problem))
+    return service
 
 
 def start_web(tmp: Path, rasa_url: str) -> tuple:
+    """web/serve.py as the launcher starts it, for this Rasa URL."""
     port = free_port()
     env = dict(os.environ, WEB_HOST="127.0.0.1", WEB_PORT=str(port), RASA_PUBLIC_URL=rasa_url)
-    service = Service([sys.executable, str(SERVE)], env, tmp / f"web-{port}.log")
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(service.process, f"{url}/", service.log_path, "web/serve.py", timeout=30)
+    service = start(launcher.WEB, launcher.web_command(), env, tmp / f"web-{port}.log", f"{url}/", timeout=30)
     return service, url
 
 
-def start_fake_rasa(tmp: Path, port: int) -> Service:
+def start_fake_rasa(tmp: Path, port: int) -> launcher.Service:
     script = tmp / "fake_rasa.py"
     script.write_text(FAKE_RASA)
-    service = Service([sys.executable, str(script), str(port), str(ROOT)], dict(os.environ), tmp / "fake-rasa.log")
-    wait_until_up(
-        service.process, f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", service.log_path,
-        "the stand-in Rasa server", timeout=90,
-    )
-    return service
+    return start("stand-in Rasa server", [sys.executable, str(script), str(port)], dict(os.environ),
+                 tmp / "fake-rasa.log", f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", timeout=90)
 
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -161,19 +121,7 @@ def socket_io_installed() -> None:
 
 @pytest.fixture(scope="module")
 def requirements_present(socket_io_installed) -> None:
-    """Chromium and Playwright must be installed: say how, and fail (never skip)."""
-    problems = []
-    if not Path(CHROMIUM).is_file():
-        problems.append(
-            f"Chromium is missing at {CHROMIUM}: install Debian's package (`apt-get install -y chromium`) "
-            "or set CHROMIUM_PATH. Playwright's own browser downloads do not work here."
-        )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problems.append("the Python package `playwright` is missing: pip install it (see requirements).")
-    if problems:
-        pytest.fail("The browser tests cannot run: " + " ".join(problems), pytrace=False)
+    check_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -181,48 +129,15 @@ def browser(requirements_present):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
 
 @pytest.fixture(scope="module")
-def launched(tmp_path_factory, requirements_present) -> Iterator[Dict[str, str]]:
-    """`make run`'s launcher on free ports with a fresh SQLite tracker store: Rasa, the action
-    server and the web page with the widget (web/serve.py)."""
-    work = tmp_path_factory.mktemp("widget-rasa")
-    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    env = dict(
-        os.environ,
-        RASA_HOST="127.0.0.1",
-        RASA_PORT=str(rasa_port),
-        ACTION_PORT=str(action_port),
-        ACTION_SERVER_URL=f"http://127.0.0.1:{action_port}/webhook",
-        TRACKER_DB=str(work / "tracker.db"),
-        RASA_LOG_DIR=str(work / "logs"),
-        RASA_CORS_ORIGINS="*",
-        WEB_HOST="127.0.0.1",
-        WEB_PORT=str(web_port),
-        RASA_PUBLIC_URL=f"http://127.0.0.1:{rasa_port}",
-        REVIEW_PORT=str(free_port()),
-        REVIEW_SECRET_KEY="widget-test-review-key-0123456789",
-        RASA_SESSION_KEY="widget-test-session-key-0123456789",
-    )
-    service = Service([sys.executable, "scripts/run.py"], env, work / "run.log")
-    urls = {"rasa": f"http://127.0.0.1:{rasa_port}", "web": f"http://127.0.0.1:{web_port}"}
-    try:
-        wait_until_up(service.process, f"{urls['rasa']}/", service.log_path, "the assistant")
-        wait_until_up(service.process, f"http://127.0.0.1:{action_port}/health", service.log_path, "the action server")
-        wait_until_up(service.process, f"{urls['web']}/", service.log_path, "the web page")
-        yield urls
-    finally:
-        service.stop()
-
-
-@pytest.fixture(scope="module")
-def site(launched) -> str:
-    """The page `make run` serves."""
-    return launched["web"]
+def site(assistant, requirements_present) -> str:
+    """The page `make run` serves, in front of the real assistant (the session's stack)."""
+    return assistant.web_url
 
 
 @pytest.fixture
@@ -256,7 +171,7 @@ def page(context) -> Page:
 # ------------------------------------------------------------------------------------ helpers
 
 
-def launcher(page):
+def chat_button(page):
     return page.get_by_role("button", name=LAUNCHER)
 
 
@@ -277,7 +192,7 @@ def user_messages(page):
 
 
 def open_widget(page) -> None:
-    launcher(page).click()
+    chat_button(page).click()
     message_box(page).wait_for()
 
 
@@ -415,13 +330,13 @@ def test_serve_py_serves_only_the_public_files_with_the_right_types(tmp_path, so
             assert status == 404, path
             assert body == b"Not found\n", path
     finally:
-        assert service.stop(signal.SIGTERM) == 0, "web/serve.py did not stop cleanly on SIGTERM"
+        assert service.stop(signum=signal.SIGTERM) == 0, "web/serve.py did not stop cleanly on SIGTERM"
 
 
 def test_serve_py_stops_cleanly_on_sigint(tmp_path, socket_io_installed):
     service, url = start_web(tmp_path, "http://localhost:5005")
     assert get(f"{url}/config.js")[0] == 200
-    assert service.stop(signal.SIGINT) == 0
+    assert service.stop(signum=signal.SIGINT) == 0
     assert "Traceback" not in service.log_path.read_text()
 
 
@@ -432,9 +347,9 @@ def test_a_conversation_with_buttons_survives_a_reload(site, page, content_data)
     p = page.page
     p.goto(site)
     assert p.evaluate("document.documentElement.lang") == "en"
-    assert launcher(p).get_attribute("aria-expanded") == "false"
+    assert chat_button(p).get_attribute("aria-expanded") == "false"
     open_widget(p)
-    assert launcher(p).get_attribute("aria-expanded") == "true"
+    assert chat_button(p).get_attribute("aria-expanded") == "true"
     assert panel(p).is_visible()
 
     summary = content_data.topics["aquatic"].facets["summary"].text
@@ -481,7 +396,7 @@ def test_keyboard_only_conversation(site, page, content_data):
     assert now["outlineStyle"] != "none" and float(now["outlineWidth"].rstrip("px")) >= 3
 
     p.keyboard.press("Enter")
-    assert launcher(p).get_attribute("aria-expanded") == "true"
+    assert chat_button(p).get_attribute("aria-expanded") == "true"
     assert focused(p)["id"] == message_box(p).get_attribute("id")
 
     count = bot_messages(p).count()
@@ -502,7 +417,7 @@ def test_keyboard_only_conversation(site, page, content_data):
 
     p.keyboard.press("Escape")
     assert not panel(p).is_visible()
-    assert launcher(p).get_attribute("aria-expanded") == "false"
+    assert chat_button(p).get_attribute("aria-expanded") == "false"
     assert focused(p)["text"] == LAUNCHER
     # and open again with Enter: the conversation is still there
     p.keyboard.press("Enter")
@@ -541,7 +456,7 @@ def test_roles_names_targets_contrast_and_motion(site, page, browser):
     status = p.get_by_role("status")
     assert status.count() == 1 and status.get_attribute("aria-live") == "polite"
     assert panel(p).count() == 1
-    assert launcher(p).get_attribute("aria-controls") == panel(p).get_attribute("id")
+    assert chat_button(p).get_attribute("aria-controls") == panel(p).get_attribute("id")
     # labelled controls (get_by_role with a name finds only named ones)
     assert p.get_by_role("button", name="Send").count() == 1
     assert p.get_by_role("button", name="Close chat").count() == 1
@@ -580,11 +495,63 @@ def test_roles_names_targets_contrast_and_motion(site, page, browser):
     try:
         other = moving.new_page()
         other.goto(site)
-        launcher(other).click()
+        chat_button(other).click()
         assert other.evaluate(dots) == "msp-blink"
     finally:
         moving.close()
     assert page.errors == []
+
+
+def safety_check_message(assistant) -> str:
+    """A message that the running assistant answers with the safety check ("Is this happening to
+    you now?"): the first of the development sets' emergencies that its NLU pipeline only suspects
+    (parse data `safety`, tier `suspected`; nlp/safety.py), asked of the assistant itself."""
+    candidates = [
+        turn["user"]
+        for path in (ROOT / "tests" / "conversations_dev.yml", ROOT / "tests" / "conversations_former_sealed_1.yml")
+        for conversation in yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
+        for turn in conversation["turns"]
+        if turn.get("expect") == "emergency"
+    ]
+    for path in sorted((ROOT / "tests" / "safety").glob("*.yml")):
+        for messages in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).values():
+            candidates += [m for m in messages if isinstance(m, str)] if isinstance(messages, list) else []
+    for text in candidates:
+        status, body = fetch(f"{assistant.url}/model/parse?token={API_TOKEN}", json.dumps({"text": text}).encode(),
+                            {"Content-Type": "application/json"})
+        assert status == 200, body
+        if (json.loads(body).get(SAFETY_KEY) or {}).get("tier") == "suspected":
+            return text
+    pytest.fail(f"none of the {len(candidates)} development emergencies is only suspected by the assistant")
+
+
+def test_the_widget_meets_wcag_2_1_aa_with_an_answer_buttons_and_the_safety_check(site, browser, assistant,
+                                                                                   content_data):
+    """axe-core on the page: closed, open and empty, with an answer and its buttons, and with the
+    safety check and its Yes and No buttons (in the default and in a 320 px wide viewport)."""
+    check = safety_check_message(assistant)
+    for viewport in ({"width": 1280, "height": 800}, {"width": 320, "height": 640}):
+        context = with_axe(browser.new_context(viewport=viewport, reduced_motion="reduce"))
+        context.set_default_timeout(ANSWER_TIMEOUT)
+        try:
+            p = context.new_page()
+            p.goto(site)
+            chat_button(p).wait_for()
+            assert_accessible(p, f"the page with the chat closed ({viewport['width']} px)")
+            open_widget(p)
+            assert_accessible(p, "the chat open, empty")
+            ask(p, "tell me about swimming")
+            p.get_by_role("button", name="Is it safe?").wait_for()
+            assert_accessible(p, "an answer with its buttons")
+            ask(p, check)
+            p.get_by_text(content_data.text("safety_check")[:40]).wait_for()
+            p.get_by_role("button", name=content_data.text("safety_yes")).wait_for()
+            p.get_by_role("button", name=content_data.text("safety_no")).wait_for()
+            assert_accessible(p, "the safety check with its Yes and No buttons")
+            ARTIFACTS.mkdir(exist_ok=True)
+            p.screenshot(path=str(ARTIFACTS / f"widget-safety-check-{viewport['width']}.png"))
+        finally:
+            context.close()
 
 
 @pytest.mark.parametrize(
@@ -599,7 +566,7 @@ def test_small_screens_and_zoom_need_no_horizontal_scrolling(site, browser, view
         p = context.new_page()
         p.goto(site)
         assert no_horizontal_scroll(p)
-        box = launcher(p).bounding_box()
+        box = chat_button(p).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
         open_widget(p)
         ask(p, "tell me about swimming")
@@ -619,7 +586,7 @@ def test_small_screens_and_zoom_need_no_horizontal_scrolling(site, browser, view
         p.screenshot(path=str(ARTIFACTS / f"widget-{viewport['width']}x{viewport['height']}.png"))
         # Escape closes, focus is back on the launcher, which is visible again
         p.keyboard.press("Escape")
-        assert launcher(p).is_visible() and focused(p)["text"] == LAUNCHER
+        assert chat_button(p).is_visible() and focused(p)["text"] == LAUNCHER
     finally:
         context.close()
 

@@ -2,10 +2,10 @@
 
     python web/serve.py
 
-Environment (all optional):
+Settings (settings.py, all optional):
     WEB_HOST         interface to listen on (default 127.0.0.1)
     WEB_PORT         port (default 8080)
-    RASA_PUBLIC_URL  the Rasa server's URL as the *browser* reaches it (default http://localhost:5005);
+    RASA_PUBLIC_URL  the Rasa server's URL as the *browser* reaches it (default http://localhost:RASA_PORT);
                      served to the page in /config.js and allowed in the page's Content-Security-Policy
 
 Only the files directly in web/public/ (and its subfolders) are served, plus /socket.io.min.js from
@@ -15,7 +15,6 @@ no dotfiles, no path traversal. Ctrl-C or SIGTERM stops it.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import signal
 import sys
@@ -26,10 +25,11 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
+import settings
+
 WEB = Path(__file__).resolve().parent
 PUBLIC = WEB / "public"
 SOCKET_IO = WEB / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
-DEFAULT_RASA_URL = "http://localhost:5005"
 
 CONTENT_TYPES: Dict[str, str] = {
     ".html": "text/html; charset=utf-8",
@@ -46,7 +46,7 @@ CONTENT_TYPES: Dict[str, str] = {
 
 
 def rasa_public_url() -> str:
-    return (os.environ.get("RASA_PUBLIC_URL") or DEFAULT_RASA_URL).strip().rstrip("/")
+    return settings.rasa_public_url(settings.resolve())
 
 
 def config_js(rasa_url: str) -> bytes:
@@ -113,10 +113,10 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.respond(head=False)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self.respond(head=True)
 
     def respond(self, head: bool) -> None:
@@ -159,12 +159,13 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args) -> None:
         sys.stderr.write(f"web: {self.address_string()} {format % args}\n")
 
 
 def address() -> Tuple[str, int]:
-    return os.environ.get("WEB_HOST") or "127.0.0.1", int(os.environ.get("WEB_PORT") or "8080")
+    values = settings.resolve()
+    return values["WEB_HOST"], int(values["WEB_PORT"])
 
 
 def main() -> int:
@@ -177,7 +178,7 @@ def main() -> int:
 
     stopping = threading.Event()
 
-    def on_signal(signum, frame) -> None:  # noqa: ANN001
+    def on_signal(signum, frame) -> None:
         if not stopping.is_set():
             stopping.set()
             # shutdown() waits for serve_forever() to return: call it from another thread.

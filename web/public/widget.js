@@ -26,7 +26,8 @@
   var scriptSrc = (script && script.src) || location.href;
 
   var settings = {
-    serverUrl: config.serverUrl || "http://localhost:5005",
+    // no default: the page says where the Rasa server is (the demo page's /config.js does)
+    serverUrl: config.serverUrl || "",
     socketPath: config.socketPath || "/socket.io",
     title: config.title || "MS physiotherapy assistant",
     greeting: config.greeting || "",
@@ -608,7 +609,11 @@
     input.value = read(session, "draft") || "";
     renderAll();
     document.body.appendChild(root);
+    if (!settings.serverUrl && window.console) {
+      console.error("MS physio chat: window.MSPhysioChat.serverUrl is not set: the widget cannot connect.");
+    }
     loadSocketIo(function (ok) {
+      ok = ok && Boolean(settings.serverUrl);
       ioState = ok ? "ready" : "failed";
       if (!ok) return setStatus(TEXT.loadFailed, "error");
       if (wantConnection || hasPending()) connect();

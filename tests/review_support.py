@@ -1,23 +1,31 @@
-"""Support for the tests and the benchmark: a throwaway PostgreSQL cluster and synthetic events.
+"""Support for the review app's tests and benchmark: a throwaway PostgreSQL cluster, synthetic
+events, accounts, and the app served in this process.
 
 The events table here has the columns and index of Rasa's `SQLTrackerStore.SQLEvent`; the event
 data has the shape Rasa stores (user events with parse_data, bot events with buttons, actions).
 """
 from __future__ import annotations
 
+import asyncio
 import glob
 import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import sqlalchemy as sa
+from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import URL, Connection
+
+import settings
+from launcher import free_port
+from review import app as review_app
+from review import auth, config, db, migrations
 
 
 class PostgresMissing(RuntimeError):
@@ -35,12 +43,6 @@ def find_pg_bin() -> Path:
             "apt-get install -y postgresql, or set PG_BIN"
         )
     return Path(found[-1]).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresCluster:
@@ -132,3 +134,48 @@ def insert_events(conn: Connection, rows: List[Dict[str, Any]]) -> None:
         conn.execute(sa.text(
             "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
             "VALUES (:sender_id, :type_name, :timestamp, :intent_name, :action_name, :data)"), rows)
+
+
+def create_user(env: Mapping[str, str], name: str, role: str, password: str) -> None:
+    """An account in the review tables of the tracker store that `env` names."""
+    engine = db.make_engine(settings.tracker_url(env))
+    try:
+        migrations.migrate(engine)
+        with db.writing(engine) as conn:
+            auth.create_user(conn, name, role, password)
+    finally:
+        engine.dispose()
+
+
+class InProcessApp:
+    """The review app for the settings `env`, in this process: aiohttp's test server on a free
+    loopback port, on an event loop in a thread of its own, so that any HTTP client (requests, a
+    browser) can talk to it. A context manager; `url` is its address."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.config = config.load(settings.resolve(env))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: Optional[TestServer] = None
+        self.url = ""
+
+    def _call(self, coroutine: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def __enter__(self) -> "InProcessApp":
+        self.thread.start()
+
+        async def serve() -> TestServer:
+            server = TestServer(review_app.create_app(self.config), host="127.0.0.1")
+            await server.start_server()
+            return server
+
+        self.server = self._call(serve())
+        self.url = str(self.server.make_url("")).rstrip("/")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.server is not None:
+            self._call(self.server.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
