@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 
-import yaml  # noqa: E402
 
 MAX_ATTEMPTS = 8
 REQUEST_TIMEOUT = 90

@@ -22,14 +22,15 @@ from pathlib import Path
 import spacy
 import yaml
 
+import content
+from content.model import CAUTION, EMERGENCY
+from nlp import encoder
+from nlp.red_flags import RedFlagDetector
+from nlp.safety import Policy, decide
+from nlp.safety_net import SafetyNet
+
 ROOT = Path(__file__).resolve().parent.parent
 
-import content  # noqa: E402
-from content.model import CAUTION, EMERGENCY  # noqa: E402
-from nlp import encoder  # noqa: E402
-from nlp.red_flags import RedFlagDetector  # noqa: E402
-from nlp.safety import Policy, decide  # noqa: E402
-from nlp.safety_net import SafetyNet  # noqa: E402
 
 ROUNDS = 5
 

@@ -15,10 +15,11 @@ import pytest
 import spacy
 import yaml
 
+import content
+from nlp.red_flags import RedFlag, RedFlagDetector
+
 ROOT = Path(__file__).resolve().parent.parent
 
-import content  # noqa: E402
-from nlp.red_flags import RedFlag, RedFlagDetector  # noqa: E402
 
 VOCABULARY = content.load().red_flags
 CATEGORIES = VOCABULARY.categories
