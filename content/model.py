@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from names import EXERCISE, FAQ, SYMPTOM
+
+if TYPE_CHECKING:
+    from content.red_flags import Vocabulary
 
 INFO = "info"
 # A common question (topics/faq/<key>.yml) is a topic of kind FAQ, answered through the retrieval
@@ -136,8 +139,8 @@ class Content:
     medical_terms: Tuple[str, ...] = ()
     # evidence.yml: the levels a statement may claim
     evidence: Dict[str, EvidenceLevel] = field(default_factory=dict)
-    # red_flags.yml: what the safety layer's rules look for (content.red_flags.Vocabulary)
-    red_flags: Optional[object] = None
+    # red_flags.yml: what the safety layer's rules look for
+    red_flags: Optional[Vocabulary] = None
     # facets.yml: facet -> the words that ask for it, in priority order
     facet_phrases: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
     _by_intent: Dict[str, Topic] = field(default_factory=dict, repr=False)

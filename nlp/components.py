@@ -375,7 +375,7 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
         return cls({**cls.get_default_config(), **config}, model_storage, resource, execution_context, topics)
 
     def train(self, training_data: TrainingData) -> Resource:
-        topics = set()
+        topics: Set[str] = set()
         for example in training_data.training_examples:
             topics.update(topic for topic, _, _ in content_spans(example))
         return write_json(self._model_storage, self._resource, self.FILE, sorted(topics))
@@ -415,6 +415,8 @@ class CommonQuestionSelector(ResponseSelector):
     - The answers are the content module's cards (content/topics/faq/), which action_answer_faq
       reads, not responses in the domain; so every card's key counts as having a response.
     """
+
+    responses: Dict[Text, List[Dict[Text, Any]]]  # set by ResponseSelector
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -469,7 +471,7 @@ class ContentRetriever(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._retriever = retriever
-        self._content = content.load()
+        self._content: content.Content = content.load()
 
     @classmethod
     def create(
@@ -582,7 +584,7 @@ class RedFlagClassifier(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._net = net
-        self._content = content.load()
+        self._content: content.Content = content.load()
         answers = self._content.safety
         self._policy = Policy(
             emergencies=frozenset(c for c, a in answers.items() if a.tier == EMERGENCY),

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, cast
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline import EntityRuler
 
 import content
 from names import FACET
@@ -40,7 +41,7 @@ def create(content_data: Optional[content.Content] = None) -> Language:
     # Loads the English lookup table from spacy-lookups-data into the pipeline.
     nlp.initialize()
     vocabulary = patterns(nlp, content_data) + facet_patterns(content_data)
-    ruler = nlp.add_pipe("entity_ruler", config={"validate": True, "overwrite_ents": True})
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"validate": True, "overwrite_ents": True}))
     ruler.add_patterns(vocabulary)
     return nlp
 

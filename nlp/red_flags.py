@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
@@ -129,6 +129,7 @@ class PhraseCompiler:
 def first_tokens(spec: str) -> List[Dict]:
     """One token per word of the first token, and one for all its regexes."""
     spec, optional = split_optional(spec)
+    tokens: List[Dict[str, Any]]
     if spec.startswith("!"):
         tokens = [{"LOWER": {"NOT_IN": alternatives(spec[1:])}}]
     elif spec.startswith("~"):
