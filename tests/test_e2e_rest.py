@@ -153,6 +153,33 @@ def test_red_flags_get_the_emergency_answer_at_any_point(assistant, content_data
     assert content_data.topics["hippotherapy"].facets["summary"].text in assistant.say(sender, "what is hippotherapy?")
 
 
+# Words no rule knows, which the learned safety net reads as a possible sight problem; the rest of
+# the message asks about yoga.
+SUSPECTED = "my eye has gone funny and everything looks strange, is yoga ok?"
+
+
+def test_a_suspected_red_flag_gets_the_check_and_the_answer_to_it_decides(assistant, content_data):
+    check = assistant.send("suspected-yes", SUSPECTED)
+    asked = [reply for reply in check if reply.get("buttons")]
+    assert asked and content_data.text("safety_check") in asked[-1]["text"]
+    assert [b["title"] for b in asked[-1]["buttons"]] == [content_data.text("safety_yes"), content_data.text("safety_no")]
+    assert EMERGENCY_NUMBER not in "\n".join(reply.get("text", "") for reply in check)
+    # the parse data carries the tier, the category and its source for staff
+    safety = stored_user_events(assistant, "suspected-yes")[-1]["parse_data"]["safety"]
+    assert (safety["tier"], safety["category"], safety["source"]) == ("suspected", "vision", "net")
+
+    # "Yes": the emergency answer of the category the net named
+    yes = assistant.say("suspected-yes", asked[-1]["buttons"][0]["payload"])
+    assert EMERGENCY_NUMBER in yes
+    assert content_data.safety["vision"].text.split("{")[0].strip()[:40] in yes
+
+    # "No": the question the message asked, answered
+    no_check = assistant.send("suspected-no", SUSPECTED)
+    no = assistant.say("suspected-no", [r for r in no_check if r.get("buttons")][-1]["buttons"][1]["payload"])
+    assert EMERGENCY_NUMBER not in no
+    assert content_data.topics["flexibility"].facets["summary"].text in no
+
+
 def test_near_misses_are_not_emergencies(assistant):
     for message in ["no chest pain, just tired after swimming", "I fell in love with yoga", "this heat is killing me"]:
         assert EMERGENCY_NUMBER not in assistant.say("near-miss", message)
