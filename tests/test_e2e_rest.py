@@ -153,8 +153,9 @@ def test_red_flags_get_the_emergency_answer_at_any_point(assistant, content_data
     assert content_data.topics["hippotherapy"].facets["summary"].text in assistant.say(sender, "what is hippotherapy?")
 
 
-# Words no rule knows, which the learned safety net reads as a possible sight problem; the rest of
-# the message asks about yoga.
+# Words no rule knows, which the trained safety net reads as a sight problem (vision, score 0.97
+# with the model of this commit) and DIET otherwise as a flexibility question. If a retrain moves
+# either, pick another message of that kind: the test is of the check's flow.
 SUSPECTED = "my eye has gone funny and everything looks strange, is yoga ok?"
 
 
