@@ -406,7 +406,7 @@ class ContentTopicFeaturizer(SparseFeaturizer, GraphComponent):
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class CommonQuestionSelector(ResponseSelector):
-    """Rasa's ResponseSelector for the common questions (retrieval intent faq/<key>), with two
+    """Rasa's ResponseSelector for the common questions (retrieval intent faq/<key>), with three
     differences.
 
     - It runs only on a message for which DIET ranks `faq` among its first `consider_ranks`
@@ -414,13 +414,16 @@ class CommonQuestionSelector(ResponseSelector):
       messages its answer is never read.
     - The answers are the content module's cards (content/topics/faq/), which action_answer_faq
       reads, not responses in the domain; so every card's key counts as having a response.
+    - When DIET says `faq` but no common question reaches `min_confidence`, the message goes to
+      `nlu_fallback` (and so to the ContentRetriever): DIET is often sure of `faq` for an
+      exercise question no common question answers, and the selector then picked one anyway.
     """
 
     responses: Dict[Text, List[Dict[Text, Any]]]  # set by ResponseSelector
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**ResponseSelector.get_default_config(), "consider_ranks": 2}
+        return {**ResponseSelector.get_default_config(), "consider_ranks": 2, "min_confidence": 0.5}
 
     def process(self, messages: List[Message]) -> List[Message]:
         ranks = int(self.component_config["consider_ranks"])
@@ -432,6 +435,13 @@ class CommonQuestionSelector(ResponseSelector):
                 self.responses = {f"utter_{card.intent}": [{TEXT: card.title}]
                                   for card in content.load().topics_of_kind(FAQ)}
             super().process(asked)
+            minimum = float(self.component_config.get("min_confidence", 0.5))
+            for message in asked:
+                selected = ((message.get(RESPONSE_SELECTOR_KEY) or {}).get(FAQ) or {}).get("response") or {}
+                if (message.get(INTENT) or {}).get("name") == FAQ and (selected.get("confidence") or 0.0) < minimum:
+                    # the FallbackClassifier after this component adds nlu_fallback to the ranking
+                    message.set(INTENT, {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": minimum},
+                                add_to_output=True)
         return messages
 
 

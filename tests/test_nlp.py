@@ -113,6 +113,17 @@ def test_trained_model_extracts_normalised_entities(agent):
 
 
 @pytest.mark.model
+def test_a_common_question_is_answered_only_when_one_fits(agent):
+    # DIET is sure these are common questions, and no common question answers them: they go to
+    # the fallback (and its retrieval), not to the closest card, which was the cold-and-fever one
+    for text in ["what's the dead bug exercise?", "is a chest fly better than push-ups?"]:
+        assert parse(agent, text)["intent"]["name"] == "nlu_fallback", text
+    result = parse(agent, "should I exercise with a cold?")
+    assert result["intent"]["name"] == "faq"
+    assert result["response_selector"]["faq"]["response"]["intent_response_key"] == "faq/cold_fever"
+
+
+@pytest.mark.model
 @pytest.mark.parametrize(
     "text,medicine",
     [
