@@ -435,7 +435,7 @@ class CommonQuestionSelector(ResponseSelector):
                 self.responses = {f"utter_{card.intent}": [{TEXT: card.title}]
                                   for card in content.load().topics_of_kind(FAQ)}
             super().process(asked)
-            minimum = float(self.component_config.get("min_confidence", 0.5))
+            minimum = float(self.component_config["min_confidence"])
             for message in asked:
                 selected = ((message.get(RESPONSE_SELECTOR_KEY) or {}).get(FAQ) or {}).get("response") or {}
                 if (message.get(INTENT) or {}).get("name") == FAQ and (selected.get("confidence") or 0.0) < minimum:
