@@ -15,6 +15,7 @@ ports with a temporary SQLite tracker store, and measured over the REST channel 
   - latency around turn 1 and turn 200 of one long conversation (median of 5 around each)
   - time from process start to first answer, peak RSS of the Rasa and the action server
   - training time, held-out intent macro-F1 (through /model/parse of the running server)
+  - the project's sentence encoder alone per message, in its own process (bench/encoder_cost.py)
 
 Prints a table and writes bench/results/<timestamp>.json and bench/results/latest.json.
 Loopback only; every load loop is bounded in count and in time.
@@ -360,6 +361,13 @@ async def holdout_f1(url: str, pairs: List[Tuple[str, str]]) -> Dict[str, Any]:
     return result
 
 
+def encoder_cost() -> Dict[str, Any]:
+    """The sentence encoder's own time per message (bench/encoder_cost.py, in its own process)."""
+    result = subprocess.run([str(PY), str(BENCH / "encoder_cost.py")], cwd=ROOT, stdout=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+    return json.loads(result.stdout.decode().strip().splitlines()[-1])
+
+
 def measure(name: str, model: Path, size: Dict[str, Any]) -> Dict[str, Any]:
     assistant = Assistant(name, model)
     pairs = holdout()
@@ -468,12 +476,16 @@ def main() -> int:
         result = measure(name, model, size)
         result.update(training_seconds=round(seconds, 1), training_cached=cached, model=model.name)
         report[name] = result
+    if "project" in models:
+        report["project"]["encoder"] = encoder_cost()
+        log(f"project: sentence encoder alone {report['project']['encoder']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     if len(models) == 2:
         report["ratios_project_over_baseline"] = {
             label: ratio(get(report["project"]), get(report["baseline"])) for label, get in ROWS}
         report["verdicts"] = verdicts(report["project"], report["baseline"])
         print(table(report))
+        print(f"sentence encoder alone (project): {report['project']['encoder']}")
     else:
         print(json.dumps(report, indent=2))
     text = json.dumps(report, indent=2)
