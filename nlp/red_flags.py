@@ -12,7 +12,8 @@ tokenizer and lookup lemmatizer) and works in four steps.
    ``FIGURATIVE``): ``compile_phrase`` turns each phrase into token patterns on LOWER and LEMMA
    with optional tokens.
 2. **Overlaps.** A mask removes every concept it overlaps that is not longer than the mask
-   ("chest press" is an exercise, "fell in love" an idiom). A cue inside a longer concept is part
+   ("chest press" is an exercise, "fell in love" an idiom), and every cue it covers ("fine
+   otherwise" does not say that the rest is over). A cue inside a longer concept is part
    of that concept, not a cue ("can't see", "never had this before"). The vocabulary's
    ``overrides`` name concepts that replace another concept they overlap.
 3. **Context.** The message is cut into clauses (at . ! ? ; and before "but", "although" ...) and
@@ -213,7 +214,7 @@ class RedFlagDetector:
         cues = [m for m in mentions if m.label in vocabulary.cues]
         concepts = [m for m in mentions if m.label in vocabulary.concepts and not masked(m, masks)]
         concepts = [m for m in concepts if not overridden(m, concepts, vocabulary.overrides)]
-        cues = [cue for cue in cues if not any(cue.inside(concept) for concept in concepts)]
+        cues = [cue for cue in cues if not any(cue.inside(concept) for concept in concepts) and not masked(cue, masks)]
         negations = [cue for cue in cues if cue.label == NEGATION_CUE]
         cancelled = set().union(*(self.cue_scope(doc, cue, clauses, segments)
                                   for cue in cues if cue.label != NEGATION_CUE))

@@ -211,6 +211,18 @@ def test_exercise_context_does_not_hide_a_stroke(detect):
     assert flag is not None and flag.category == "stroke", describe(flag)
 
 
+@pytest.mark.parametrize("message, category", [
+    # "fine otherwise", "breathing is ok": the rest of the message is not over
+    ("he went woozy during his seated exercises, he's fine otherwise", "dizziness"),
+    ("flu, my breathing is fine, but both legs have gone weak and heavy since this morning", "infection"),
+    # "ok now" opening a sentence is not "I'm ok now"
+    ("ok now there's a heavy pressure in my chest", "chest"),
+])
+def test_a_part_that_is_well_does_not_cancel_the_rest(detect, message, category):
+    flag = detect(message)
+    assert flag is not None and flag.category == category, describe(flag)
+
+
 @pytest.mark.parametrize("message, evidence", [
     ("I'm fine but there's a crushing pain in my chest", "pain in my chest"),
     ("Was doing yoga and now my face is drooping on one side", "face is drooping"),
