@@ -92,8 +92,9 @@ def load(content_dir: Optional[Path] = None) -> Content:
             raise ContentError(str(root / "safety.yml"), f"{answer.category}.common_question",
                                f"'{answer.common_question}' is not a common question (topics/faq/)")
     medicines, medical_terms = _load_medical_terms(root / "medical_terms.yml", topics)
-    # $MEDICINE in red_flags.yml: every one-word medicine, and its plural ("took all my baclofen")
-    one_word = [name for name in medicines if " " not in name]
+    # $MEDICINE in red_flags.yml: every one-word medicine, and its plural ("took all my baclofen");
+    # a hyphenated name is three tokens, never one word of a phrase
+    one_word = [name for name in medicines if " " not in name and "-" not in name]
     vocabulary = red_flag_vocabulary.load(
         root / "red_flags.yml", safety, {"MEDICINE": one_word + [f"{name}s" for name in one_word]}
     )
