@@ -17,7 +17,6 @@ from actions.replies import (
     followup_buttons,
     latest_intent,
     named_topic,
-    payload,
     send,
     statement,
     topic_button,
@@ -277,13 +276,15 @@ class ActionAnswerFaq(ContentAnswer):
 
 class ActionAnswerFollowup(ContentAnswer):
     """How much, how safe, at home: for the topic the message names, else the current topic.
-    With no topic yet, it asks which one."""
+    With no topic yet, the general exercise guidance answers that facet ("how much should I do a
+    week?" first thing), with a button for each exercise."""
 
     def name(self) -> Text:
         return "action_answer_followup"
 
     def no_topic(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List:
-        intent = latest_intent(tracker)
-        choices = [{"title": t.title, "payload": payload(intent, exercise=t.id)} for t in CONTENT.topics_of_kind(EXERCISE)]
-        send(dispatcher, tracker, CONTENT.text("ask_topic"), choices)
-        return []
+        facet = asked_facet(tracker)
+        if facet == GENERAL:
+            return answer(dispatcher, tracker, Target(CONTENT.overview, GENERAL))
+        send(dispatcher, tracker, followup_answer(CONTENT.overview, facet), exercise_buttons())
+        return record(Target(CONTENT.overview, facet))

@@ -212,7 +212,6 @@ INTENT_RESPONSES = (
 TEXT_RESPONSES = (
     "disclaimer",
     "answer_more",
-    "ask_topic",
     "general_followup",
     "fallback",
     "fallback_repeated",

@@ -138,13 +138,13 @@ def test_follow_up_on_a_symptom_topic(content_data):
     assert content_data.topics["fatigue"].facets["how_much"].text in texts(messages)
 
 
-def test_follow_up_without_a_topic_asks_which_one_with_buttons(content_data):
-    messages, events = run_action(ActionAnswerFollowup(), make_tracker("is it safe?", "ask_exercise_safety"))
-    assert content_data.text("ask_topic") in texts(messages)
-    payloads = button_payloads(messages)
-    assert len(payloads) == len(content_data.topics_of_kind("exercise"))
-    assert all(p.startswith('/ask_exercise_safety{"exercise": ') for p in payloads)
-    assert events == []
+def test_follow_up_without_a_topic_gets_the_general_guidance_and_the_exercises_to_choose(content_data):
+    messages, events = run_action(ActionAnswerFollowup(), make_tracker("how much should I do a week?", "ask_exercise_amount"))
+    assert content_data.overview.facets["how_much"].text in texts(messages)
+    assert slot(events, "answered") == "overview/how_much"
+    assert len(button_payloads(messages)) == len(content_data.topics_of_kind("exercise"))
+    # so that "and is it safe?" next is about exercise in general
+    assert slot(events, "topic") == "overview"
 
 
 def test_follow_up_on_an_information_topic_without_that_facet_gives_the_general_advice(content_data):
