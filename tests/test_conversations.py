@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 import yaml
 
+import content
 from conftest import ROOT
 from names import ANSWERED_SLOT, FALLBACK_ACTION, SAFETY_KEY
 from scripts.gates import Gate, report
@@ -34,6 +35,10 @@ ANSWERS = {"action_smalltalk": "smalltalk", FALLBACK_ACTION: "fallback"}
 # What else a turn may get and still be right: a safety check is how a suspected emergency is
 # answered; falling back, or the medical referral, also declines an off-topic question.
 ACCEPTED = {"emergency": {"emergency", "check"}, "decline": {"decline", "fallback", "referral"}}
+# A caution whose advice a common question gives (content/safety.yml `common_question`): that
+# question's answer is right too, as scripts/eval_safety.py counts it.
+SAME_ADVICE = {answer.category: answer.common_question for answer in content.load().safety.values()
+               if answer.common_question}
 
 
 def turn_outcome(events: List[Dict[str, Any]]) -> Tuple[str, Optional[str]]:
@@ -65,6 +70,9 @@ def turn_outcome(events: List[Dict[str, Any]]) -> Tuple[str, Optional[str]]:
 def right(turn: Dict[str, Any], got: Tuple[str, Optional[str]]) -> bool:
     kind, what = got
     if "expect" in turn:
+        card = SAME_ADVICE.get(turn.get("category", "")) if turn["expect"] == "caution" else None
+        if card and kind == "answer" and what and what.split("/")[0] == card:
+            return True
         return kind in ACCEPTED.get(turn["expect"], {turn["expect"]})
     if kind != "answer" or not what:
         return False
