@@ -661,6 +661,11 @@ class RedFlagClassifier(GraphComponent):
             scores = {}
             if self._net is not None and embedding is not None and reading is not None:
                 scores = self._net.probabilities(embedding, reading.cancelled)
+                if flag is None and reading.masks and decide(None, scores, None, self._policy) is not None:
+                    # The net would decide, but the rules know some words for an exercise or a figure
+                    # of speech ("I'm dying to try hydro", "chest fly"): the net judges the rest.
+                    rest = encoder.get().encode([reading.without_masks(doc.text)])[0]
+                    scores = self._net.probabilities(rest, reading.cancelled)
             intent = (message.get(INTENT) or {}).get("name")
             decision = decide(flag, scores, intent, self._policy)
             if decision is not None and decision.tier == CAUTION_TIER and self._asks_same_question(message, decision):

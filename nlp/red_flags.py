@@ -65,6 +65,18 @@ class Reading:
     rule: Optional[Rule]
     live: FrozenSet[str]  # concept labels found and not cancelled
     cancelled: FrozenSet[str]  # concept labels found, but masked, negated or cancelled by context
+    # character spans of the masks (exercise names, figures of speech): words that are not a red flag
+    masks: Tuple[Tuple[int, int], ...] = ()
+
+    def without_masks(self, text: str) -> str:
+        """The text with every masked span left out ("I'm dying to try hydro" -> "I'm try hydro")."""
+        kept, end = [], 0
+        for start, stop in self.masks:
+            if start >= end:
+                kept.append(text[end:start])
+            end = max(end, stop)
+        kept.append(text[end:])
+        return " ".join(" ".join(kept).split())
 
 
 class Mention(NamedTuple):
@@ -193,13 +205,15 @@ class RedFlagDetector:
             concepts.setdefault(mention.label, []).append(mention)
         named = frozenset(m.label for m in mentions if m.label in self._vocabulary.concepts)
         live_labels = frozenset(concepts)
+        masks = tuple(sorted((doc[m.start].idx, doc[m.end - 1].idx + len(doc[m.end - 1].text))
+                             for m in mentions if m.label in self._vocabulary.masks))
         for candidate in self._vocabulary.rules:
             evidence = find_evidence(candidate, concepts, clauses)
             if evidence:
                 span = doc[min(m.start for m in evidence):max(m.end for m in evidence)]
                 flag = RedFlag(candidate.category, span.start_char, span.end_char, span.text, candidate.name)
-                return Reading(flag, candidate, live_labels, named - live_labels)
-        return Reading(None, None, live_labels, named - live_labels)
+                return Reading(flag, candidate, live_labels, named - live_labels, masks)
+        return Reading(None, None, live_labels, named - live_labels, masks)
 
     def mentions(self, doc: Doc) -> List[Mention]:
         return sorted({Mention(self._strings[key], start, end) for key, start, end in self._matcher(doc)},

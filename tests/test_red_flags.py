@@ -355,3 +355,14 @@ def test_every_word_of_a_phrase_can_match_a_token(nlp):
                     if len(tokens) != 1:
                         split.add(f"{label}: {word!r} -> {tokens}")
     assert not split, "\n".join(sorted(split))
+
+
+@pytest.mark.parametrize("message, rest", [
+    ("I'm dying to try hydrotherapy", "i'm try hydrotherapy"),
+    ("is the chest fly machine ok for me?", "is the machine ok for me?"),
+    ("I'll be dead on my feet tomorrow, is that normal?", "i'll be tomorrow, is that normal?"),
+])
+def test_the_net_reads_a_message_without_its_exercise_names_and_figures_of_speech(nlp, detector, message, rest):
+    """The safety net scores what is left when the rules' masks are taken out (nlp/components.py)."""
+    doc = nlp(message.lower())
+    assert detector.read(doc).without_masks(doc.text) == rest
