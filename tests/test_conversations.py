@@ -24,7 +24,7 @@ from scripts.gates import Gate, report
 
 # The target, and the floor the build holds each set to today (scripts/gates.py).
 TARGET = 0.95
-FLOORS = {"development": 0.77, "sealed": 0.73}
+FLOORS = {"development": 0.75, "sealed": 0.70}
 SETS = {
     "development": [ROOT / "tests" / name for name in (
         "conversations_dev.yml", "conversations_former_sealed_1.yml", "conversations_former_sealed_2.yml",
