@@ -13,6 +13,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME as RESPONSE_SELECTOR_KEY
+from rasa.nlu.constants import RESPONSE_SELECTOR_RETRIEVAL_INTENTS as RETRIEVAL_INTENTS
 from rasa.nlu.constants import SPACY_DOCS, TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
@@ -33,7 +34,7 @@ from nlp import encoder
 from names import EXERCISE, INPUT_GUARD_KEY, RED_FLAG, SAFETY_KEY, SYMPTOM
 from nlp.pipeline import FACET_LABEL
 from nlp.red_flags import RedFlag, RedFlagDetector
-from nlp.retrieval import Retriever, question_cards, topic_kind_intent
+from nlp.retrieval import Match, Retriever, question_cards, topic_kind_intent
 from nlp.retrieval import cards as retrieval_cards
 from nlp.safety import CAUTION as CAUTION_TIER
 from nlp.safety import EMERGENCY_INTENT, RULES, SUSPECTED, Decision, Policy, decide
@@ -531,10 +532,27 @@ class ContentRetriever(GraphComponent):
             if answered:
                 _, topic_intent = topic_kind_intent(self._content, matches[0].topic)
                 decided = {"name": topic_intent, "confidence": round(matches[0].score, 4)}
+                if topic_intent == FAQ:
+                    self._answer_common_question(message, matches)
                 ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != topic_intent]
                 message.set(INTENT, decided, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [decided] + ranking, add_to_output=True)
         return messages
+
+    def _answer_common_question(self, message: Message, matches: List[Match]) -> None:
+        """The common question retrieval answers with, where Rasa reads a retrieval intent's
+        answer (the ResponseSelector's output: the tracker, the review app and `rasa test` see
+        faq/<key>)."""
+        cards = [(self._content.topics[m.topic].intent, round(m.score, 4)) for m in matches
+                 if self._content.topics[m.topic].kind == FAQ]
+        selectors = message.get(RESPONSE_SELECTOR_KEY) or {}
+        selectors[RETRIEVAL_INTENTS] = sorted(set(selectors.get(RETRIEVAL_INTENTS) or []) | {FAQ})
+        selectors[FAQ] = {
+            "response": {"intent_response_key": cards[0][0], "confidence": cards[0][1],
+                         "utter_action": f"utter_{cards[0][0]}", "responses": []},
+            "ranking": [{"intent_response_key": key, "confidence": score} for key, score in cards],
+        }
+        message.set(RESPONSE_SELECTOR_KEY, selectors, add_to_output=True)
 
 
 @DefaultV1Recipe.register(

@@ -185,3 +185,36 @@ def test_one_known_word_is_enough_for_the_classifier(agent):
 def test_empty_cut_or_unknown_messages_are_decided_whatever_the_classifier_thinks(agent, text, intent):
     result = parse(agent, text)
     assert result["intent"] == {"name": intent, "confidence": 1.0}
+
+
+def retrieved_message(topic_vector):
+    """A message no intent was confident about, whose sentence embedding is `topic_vector`, after
+    the ContentRetriever with one card for a common question and one for a symptom."""
+    import numpy as np
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlp.components import EMBEDDING_KEY, ContentRetriever
+    from nlp.retrieval import Card, Retriever
+
+    retriever = Retriever([Card("tai_chi", "general", "Tai chi"), Card("balance", "general", "Balance")],
+                          np.eye(2, dtype=np.float32))
+    message = Message(data={"text": "what would a class be like", "intent": {"name": "nlu_fallback", "confidence": 0.5}})
+    message.set(EMBEDDING_KEY, np.asarray(topic_vector, dtype=np.float32))
+    ContentRetriever({**ContentRetriever.get_default_config()}, None, None, retriever).process([message])
+    return message
+
+
+def test_a_common_question_found_by_retrieval_is_named_where_rasa_reads_it():
+    # the tracker, the review app and `rasa test` read a retrieval intent's answer from the
+    # ResponseSelector's output: it must say which common question answered
+    message = retrieved_message([1.0, 0.0])
+    assert message.get("intent")["name"] == "faq"
+    selected = message.get("response_selector")
+    assert "faq" in selected["all_retrieval_intents"]
+    assert selected["faq"]["response"]["intent_response_key"] == "faq/tai_chi"
+
+
+def test_a_topic_found_by_retrieval_is_no_common_question():
+    message = retrieved_message([0.0, 1.0])
+    assert message.get("intent")["name"] == "symptom_balance"
+    assert not message.get("response_selector")
