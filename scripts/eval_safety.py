@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DEVELOPMENT = [ROOT / "tests" / "safety" / name
                for name in ("red_flags.yml", "benign.yml", "caution.yml", "former_sealed_1.yml", "former_sealed_2.yml",
-                             "former_sealed_3.yml", "former_sealed_4.yml", "former_sealed_5.yml")]
+                             "former_sealed_3.yml", "former_sealed_4.yml", "former_sealed_5.yml",
+                             "former_sealed_6.yml")]
 SEALED = [ROOT / "tests" / "sealed" / "safety.yml"]
 # (gate, the target, higher is better)
 TARGETS = {

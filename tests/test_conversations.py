@@ -28,7 +28,8 @@ FLOORS = {"development": 0.75, "sealed": 0.70}
 SETS = {
     "development": [ROOT / "tests" / name for name in (
         "conversations_dev.yml", "conversations_former_sealed_1.yml", "conversations_former_sealed_2.yml",
-        "conversations_former_sealed_3.yml", "conversations_former_sealed_4.yml", "conversations_former_sealed_5.yml")],
+        "conversations_former_sealed_3.yml", "conversations_former_sealed_4.yml", "conversations_former_sealed_5.yml",
+        "conversations_former_sealed_6.yml")],
     "sealed": [ROOT / "tests" / "sealed" / "conversations.yml"],
 }
 ANSWERS = {"action_smalltalk": "smalltalk", FALLBACK_ACTION: "fallback"}
