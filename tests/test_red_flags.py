@@ -284,6 +284,12 @@ OWN_RED_FLAGS = [
     ("passed out in the sauna", "overheating"),
     ("it's boiling in the gym and i feel really confused", "overheating"),
     ("so hot on my bike ride, now i dont know where i am", "overheating"),
+    ("i just can't carry on anymore", "suicide"),
+    ("he put on too many pain patches and now he won't wake up", "overdose"),
+    ("on the bathroom floor, been here about three hours", "fall"),
+    ("there are two of each line instead of one since lunchtime", "vision"),
+    ("she is boiling hot and keeps asking me the same questions", "overheating"),
+    ("my dad's whole left side is dead and he can't lift his arm", "stroke"),
 ]
 
 OWN_BENIGN = [
@@ -323,6 +329,10 @@ OWN_BENIGN = [
     "i lost my balance on the wobble board but didn't fall",
     "my hands go numb when i'm cold",
     "i've been swimming for two weeks and my walking is better",
+    ("i don't want to go swimming alone, is there a group for people with ms?"),
+    ("dusk falls so early now, any indoor exercise ideas?"),
+    ("i can't carry on with the stretches when my legs are tired, is that normal?"),
+    ("total collapse of my willpower this week, how do i get going again?"),
 ]
 
 
