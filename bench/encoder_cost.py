@@ -14,17 +14,8 @@ import json
 import os
 import statistics
 import time
-from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def holdout_texts() -> list:
-    data = yaml.safe_load((ROOT / "tests" / "nlu_holdout.yml").read_text())
-    return [line[2:].strip() for block in data["nlu"] for line in block["examples"].splitlines()
-            if line.strip().startswith("- ")]
+from run_bench import holdout  # bench/ is this script's directory
 
 
 def main() -> None:
@@ -37,7 +28,7 @@ def main() -> None:
     started = time.perf_counter()
     model = encoder.get()
     load_s = time.perf_counter() - started
-    texts = holdout_texts()
+    texts = [text for text, _ in holdout()]
     for text in texts[:20]:
         model.encode([text])
     times = []
