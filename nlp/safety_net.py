@@ -1,8 +1,8 @@
 """The learned safety net: which safety category a message is closest to, from its sentence embedding.
 
 A multinomial logistic regression (scikit-learn) trained on a large, varied corpus: red-flag and
-caution messages by category (`red_flags:` and `caution:` of data/safety/*.yml) and messages that
-are not an emergency (`benign:` there, plus the NLU training examples). It is not a list of phrases: its main
+caution messages by category (data/safety/red_flags.yml) and messages that are not an emergency
+(data/safety/benign.yml, plus the NLU training examples). It is not a list of phrases: its main
 input is the message's sentence embedding, so it generalises to wordings nobody wrote, because
 similar meanings have similar embeddings. Embeddings read "no chest pain" much like "chest pain",
 so its other input is which of the rules' concepts context cancelled (negation, past,
