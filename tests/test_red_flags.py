@@ -285,6 +285,8 @@ OWN_RED_FLAGS = [
     ("it's boiling in the gym and i feel really confused", "overheating"),
     ("so hot on my bike ride, now i dont know where i am", "overheating"),
     ("i just can't carry on anymore", "suicide"),
+    ("i can't go on", "suicide"),
+    ("i can't carry on this way", "suicide"),
     ("he put on too many pain patches and now he won't wake up", "overdose"),
     ("on the bathroom floor, been here about three hours", "fall"),
     ("there are two of each line instead of one since lunchtime", "vision"),
@@ -331,6 +333,7 @@ OWN_BENIGN = [
     "i've been swimming for two weeks and my walking is better",
     ("i don't want to go swimming alone, is there a group for people with ms?"),
     ("dusk falls so early now, any indoor exercise ideas?"),
+    ("i can't go on long walks any more because of fatigue"),
     ("i can't carry on with the stretches when my legs are tired, is that normal?"),
     ("total collapse of my willpower this week, how do i get going again?"),
 ]
