@@ -282,7 +282,7 @@ def socket_client(url: str):
     client.on("bot_uttered", lambda data: client.received.append(data))
     client.on("session_confirm", lambda data: client.confirmed.append(data))
     client.on("error_message", lambda data: client.errors.append(data))
-    client.connect(url, socketio_path="/socket.io", transports=["polling"])
+    client.connect(url, socketio_path="/socket.io", transports=["polling"], wait_timeout=30)
     return client
 
 

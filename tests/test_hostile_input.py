@@ -115,7 +115,8 @@ async def talk(urls: Dict[str, str], conversations: List[Plan], results: Dict) -
         replies: asyncio.Queue = asyncio.Queue()
         client.on("session_confirm", confirmed.put)
         client.on("bot_uttered", replies.put)
-        await client.connect(urls["rasa"], socketio_path="/socket.io", transports=["websocket"])
+        await client.connect(urls["rasa"], socketio_path="/socket.io", transports=["websocket"],
+                             wait_timeout=30)
         try:
             await client.emit("session_request", {"session_id": None})
             plan.sender = "socketio:" + (await asyncio.wait_for(confirmed.get(), 30)).split(".")[0]
