@@ -7,7 +7,9 @@ target missed is printed as MISSED.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, List
 
 
@@ -46,3 +48,10 @@ def report(title: str, gates: Iterable[Gate]) -> List[Gate]:
         print(f"{gate.name:<58}{gate.show(gate.value):>9}{sign + gate.show(gate.target):>10}"
               f"{sign + gate.show(gate.floor):>10}  {verdict}")
     return [gate for gate in gates if not gate.meets_floor]
+
+
+def former_sealed(directory: Path, prefix: str) -> List[Path]:
+    """The development files that were sealed batches (`<prefix>former_sealed_<n>.yml`), by batch:
+    each batch joins the development sets when it is opened, with no list to edit."""
+    found = directory.glob(f"{prefix}former_sealed_*.yml")
+    return sorted(found, key=lambda path: int(re.search(r"_(\d+)\.yml$", path.name).group(1)))
