@@ -252,6 +252,7 @@ def _load_topics(
 ) -> Dict[str, Topic]:
     topics: Dict[str, Topic] = {}
     synonym_owner: Dict[str, str] = {}
+    trigger_owner: Dict[str, str] = {}
     intents: Dict[str, str] = {}
     for folder, kind in FOLDER_KINDS.items():
         for path in sorted((topics_dir / folder).glob("*.yml")):
@@ -264,6 +265,10 @@ def _load_topics(
                 owner = synonym_owner.setdefault(phrase, topic.id)
                 if owner != topic.id:
                     raise ContentError(str(path), "synonyms", f"'{phrase}' is also a synonym of topic '{owner}'")
+            for phrase in topic.triggers:
+                owner = trigger_owner.setdefault(phrase, topic.id)
+                if owner != topic.id:
+                    raise ContentError(str(path), "triggers", f"'{phrase}' also names the common question '{owner}'")
             topics[topic.id] = topic
             intents[topic.intent] = str(path)
     for topic in topics.values():
@@ -320,10 +325,17 @@ def _load_topic(path: Path, kind: str, sources: Mapping[str, Source], evidence: 
     synonyms = data.get("synonyms") or []
     if not isinstance(synonyms, list) or not all(isinstance(s, str) and s.strip() for s in synonyms):
         raise ContentError(str(path), "synonyms", "must be a list of phrases")
-    if kind in (INFO, FAQ) and synonyms:
-        raise ContentError(str(path), "synonyms", f"{'information topics' if kind == INFO else 'common questions'} are recognised by their intent only; remove the synonyms")
+    if kind == INFO and synonyms:
+        raise ContentError(str(path), "synonyms", "information topics are recognised by their intent only; remove the synonyms")
+    if kind == FAQ and synonyms:
+        raise ContentError(str(path), "synonyms", "a common question is named by its trigger words (`triggers`), not synonyms")
     if kind not in (INFO, FAQ) and not synonyms:
         raise ContentError(str(path), "synonyms", "an exercise or symptom topic needs synonyms for the NLU vocabulary")
+    triggers = data.get("triggers") or []
+    if not isinstance(triggers, list) or not all(isinstance(s, str) and s.strip() for s in triggers):
+        raise ContentError(str(path), "triggers", "must be a list of phrases")
+    if kind != FAQ and triggers:
+        raise ContentError(str(path), "triggers", "only common questions have trigger words (topics have synonyms)")
     intent = _text(data.get("intent"), path, "intent")
     title = _text(data.get("title"), path, "title")
     related = None
@@ -382,6 +394,7 @@ def _load_topic(path: Path, kind: str, sources: Mapping[str, Source], evidence: 
         path=str(path),
         key_precaution=key_precaution,
         related=related,
+        triggers=tuple(" ".join(s.lower().split()) for s in triggers),
     )
 
 

@@ -94,6 +94,9 @@ class Topic:
     key_precaution: Optional[Facet] = None
     # common questions: the id of the topic whose facets answer the follow-ups this card lacks
     related: Optional[str] = None
+    # common questions: words that name this question whatever the intent classifier says
+    # ("clonus", "AFO", "tai chi"); the spaCy pipeline marks them (nlp/pipeline.py)
+    triggers: Tuple[str, ...] = ()
 
     def facet(self, name: str) -> Optional[Facet]:
         return self.facets.get(name)

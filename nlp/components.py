@@ -32,7 +32,7 @@ from content.model import MEDICAL, MEDICINE
 from content.model import CAUTION, EMERGENCY, FAQ
 from nlp import encoder
 from names import EXERCISE, INPUT_GUARD_KEY, RED_FLAG, SAFETY_KEY, SYMPTOM
-from nlp.pipeline import FACET_LABEL
+from nlp.pipeline import FACET_LABEL, TRIGGER_SPANS
 from nlp.red_flags import RedFlag, RedFlagDetector
 from nlp.retrieval import Match, Retriever, question_cards, topic_kind_intent
 from nlp.retrieval import cards as retrieval_cards
@@ -540,19 +540,121 @@ class ContentRetriever(GraphComponent):
         return messages
 
     def _answer_common_question(self, message: Message, matches: List[Match]) -> None:
-        """The common question retrieval answers with, where Rasa reads a retrieval intent's
-        answer (the ResponseSelector's output: the tracker, the review app and `rasa test` see
-        faq/<key>)."""
-        cards = [(self._content.topics[m.topic].intent, round(m.score, 4)) for m in matches
-                 if self._content.topics[m.topic].kind == FAQ]
-        selectors = message.get(RESPONSE_SELECTOR_KEY) or {}
-        selectors[RETRIEVAL_INTENTS] = sorted(set(selectors.get(RETRIEVAL_INTENTS) or []) | {FAQ})
-        selectors[FAQ] = {
-            "response": {"intent_response_key": cards[0][0], "confidence": cards[0][1],
-                         "utter_action": f"utter_{cards[0][0]}", "responses": []},
-            "ranking": [{"intent_response_key": key, "confidence": score} for key, score in cards],
-        }
-        message.set(RESPONSE_SELECTOR_KEY, selectors, add_to_output=True)
+        select_common_question(message, [(self._content.topics[m.topic].intent, round(m.score, 4)) for m in matches
+                                         if self._content.topics[m.topic].kind == FAQ])
+
+
+def select_common_question(message: Message, ranking: List[Tuple[Text, float]]) -> None:
+    """Answer with the first common question of `ranking` ((faq/<key>, confidence) pairs), where
+    Rasa reads a retrieval intent's answer (the ResponseSelector's output: the tracker, the review
+    app and `rasa test` see faq/<key>)."""
+    selectors = message.get(RESPONSE_SELECTOR_KEY) or {}
+    selectors[RETRIEVAL_INTENTS] = sorted(set(selectors.get(RETRIEVAL_INTENTS) or []) | {FAQ})
+    key, confidence = ranking[0]
+    selectors[FAQ] = {
+        "response": {"intent_response_key": key, "confidence": confidence,
+                     "utter_action": f"utter_{key}", "responses": []},
+        "ranking": [{"intent_response_key": k, "confidence": c} for k, c in ranking],
+    }
+    message.set(RESPONSE_SELECTOR_KEY, selectors, add_to_output=True)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class CommonQuestionTriggers(GraphComponent):
+    """A message that names a common question by its trigger words (content/topics/faq/, marked
+    by the spaCy pipeline in doc.spans["faq"]) asks that question, whatever the classifiers said:
+    "clonus, my ankle keeps bouncing" is faq/spasticity although DIET reads the symptom stiffness,
+    and "what is vestibular rehab" is faq/dizziness_vertigo, not balance training.
+
+    Runs after the FallbackClassifier and before content retrieval. It does not override
+    `keep_intents` (out of scope, the medical referral, and DIET's emergency, which the safety
+    decision reads), nor an exercise's or a symptom's intent when the message names that topic in
+    other words ("can I swim with foot drop?" stays aquatic, "heat makes my MS worse" the symptom).
+    When several questions are named, the longest words decide; a tie decides nothing. The intent
+    becomes `faq` (confidence 1.0, as a rule's decision), the question goes where the
+    ResponseSelector's answer goes, and `faq_trigger` in the parse data says which words named it.
+    The safety decision, after this component, still overrides it.
+    """
+
+    KEY = "faq_trigger"
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [SpacyNLP]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"keep_intents": ["out_of_scope", "request_medical_advice", EMERGENCY_INTENT]}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._keep = frozenset(config["keep_intents"])
+        self._content: content.Content = content.load()
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "CommonQuestionTriggers":
+        return cls({**cls.get_default_config(), **config})
+
+    def named_question(self, message: Message) -> Optional[Tuple[Text, Text, List[Tuple[int, int]]]]:
+        """(key, words, character spans of every trigger) of the common question the message names
+        by its trigger words, if one does."""
+        doc = message.get(SPACY_DOCS[TEXT])
+        spans = [span for span in (doc.spans.get(TRIGGER_SPANS, []) if doc is not None else [])
+                 if span.label_ in self._content.topics]
+        if not spans:
+            return None
+        longest = max(len(span) for span in spans)
+        named = {span.label_: span.text for span in spans if len(span) == longest}
+        if len(named) != 1:
+            return None
+        key, words = next(iter(named.items()))
+        return key, words, [(span.start_char, span.end_char) for span in spans]
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if message.get(GUARD_KEY):
+                continue
+            found = self.named_question(message)
+            if found is None:
+                continue
+            key, words, triggers = found
+            card = self._content.topics[key]
+            intent = (message.get(INTENT) or {}).get("name")
+            if intent in self._keep or self._names_intent_topic(message, self._best_guess(message), triggers):
+                continue
+            selected = ((message.get(RESPONSE_SELECTOR_KEY) or {}).get(FAQ) or {}).get("response") or {}
+            message.set(self.KEY, {"question": key, "words": words}, add_to_output=True)
+            if intent == FAQ and selected.get("intent_response_key") == card.intent:
+                continue
+            decided = {"name": FAQ, "confidence": 1.0}
+            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FAQ]
+            message.set(INTENT, decided, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [decided] + ranking, add_to_output=True)
+            select_common_question(message, [(card.intent, 1.0)])
+        return messages
+
+    @staticmethod
+    def _best_guess(message: Message) -> Optional[Text]:
+        """The intent, or when none was confident (the fallback) the classifier's best guess."""
+        ranking = [r.get("name") for r in message.get(INTENT_RANKING_KEY) or []
+                   if r.get("name") != DEFAULT_NLU_FALLBACK_INTENT_NAME]
+        intent = (message.get(INTENT) or {}).get("name")
+        return ranking[0] if intent == DEFAULT_NLU_FALLBACK_INTENT_NAME and ranking else intent
+
+    def _names_intent_topic(self, message: Message, intent: Optional[Text], triggers: List[Tuple[int, int]]) -> bool:
+        """The intent is an exercise's or a symptom's, and the message names that topic in words
+        other than the trigger words ("can I swim with foot drop?", "does tai chi help my
+        shaking?"); "is tai chi good for balance" names balance training only by "tai chi"."""
+        topic = self._content.topic_for_intent(intent or "")
+        if topic is None or topic.kind not in (EXERCISE, SYMPTOM):
+            return False
+        return any(named == topic.id and not any(start < t_end and end > t_start for t_start, t_end in triggers)
+                   for named, start, end in content_spans(message))
 
 
 @DefaultV1Recipe.register(

@@ -6,7 +6,9 @@ patterns are made from every topic's title and synonyms. Each pattern carries th
 "swimming", "pool" and "hydrotherapy" all come out as an ``exercise`` entity with id ``aquatic``.
 The medical terms (medicines, tests, diagnosis) come out with label and id ``medical``, and the
 facet words (content/facets.yml) with label ``facet`` and the facet as id ("how often" ->
-``how_much``).
+``how_much``). A span ruler marks the common questions' trigger words in ``doc.spans["faq"]``,
+labelled with the question's key ("clonus" -> ``spasticity``); spans may overlap the entities, so
+"foot drop" is both the symptom ``walking`` and the common question ``foot_drop``.
 
     python -m nlp.pipeline [OUTPUT_DIR]      (default: nlp/model)
 
@@ -23,12 +25,14 @@ from spacy.language import Language
 from spacy.pipeline import EntityRuler
 
 import content
-from names import FACET
+from names import FACET, FAQ
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "model"
 # The entity label of the facet words (content/facets.yml): "how often" -> facet how_much.
 FACET_LABEL = FACET
 PIPELINE_NAME = "ms_physio"
+# doc.spans key of the common questions' trigger words
+TRIGGER_SPANS = FAQ
 
 
 def create(content_data: Optional[content.Content] = None) -> Language:
@@ -41,8 +45,11 @@ def create(content_data: Optional[content.Content] = None) -> Language:
     # Loads the English lookup table from spacy-lookups-data into the pipeline.
     nlp.initialize()
     vocabulary = patterns(nlp, content_data) + facet_patterns(content_data)
+    trigger_vocabulary = trigger_patterns(nlp, content_data)
     ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"validate": True, "overwrite_ents": True}))
     ruler.add_patterns(vocabulary)
+    triggers = nlp.add_pipe("span_ruler", name="faq_triggers", config={"spans_key": TRIGGER_SPANS, "validate": True})
+    triggers.add_patterns(trigger_vocabulary)  # type: ignore[attr-defined]
     return nlp
 
 
@@ -63,6 +70,16 @@ def patterns(nlp: Language, content_data: content.Content) -> List[Dict]:
         seen.add(key)
         result.append({"label": label, "id": topic_id, "pattern": [{"LEMMA": lemma} for lemma in lemmas]})
     return result
+
+
+def trigger_patterns(nlp: Language, content_data: content.Content) -> List[Dict]:
+    """One lemma-based pattern per trigger phrase of a common question, labelled with its key
+    (as `patterns`, so "clonus", "AFOs" and "pre-cooling" match however they are inflected)."""
+    return [
+        {"label": card.id, "pattern": [{"LEMMA": token.lemma_.lower()} for token in nlp(phrase)]}
+        for card in content_data.topics_of_kind(FAQ)
+        for phrase in card.triggers
+    ]
 
 
 def facet_patterns(content_data: content.Content) -> List[Dict]:

@@ -380,7 +380,17 @@ def test_a_common_question_needs_a_known_related_topic(content_copy):
 
 def test_a_common_question_has_no_synonyms(content_copy):
     edit_yaml(content_copy / "topics/faq/pilates.yml", lambda d: d.update(synonyms=["pilates"]))
-    expect_error(content_copy, "topics/faq/pilates.yml", "synonyms", "recognised by their intent only")
+    expect_error(content_copy, "topics/faq/pilates.yml", "synonyms", "named by its trigger words")
+
+
+def test_only_a_common_question_has_trigger_words(content_copy):
+    edit_yaml(content_copy / "topics/exercises/strength.yml", lambda d: d.update(triggers=["kettlebell"]))
+    expect_error(content_copy, "topics/exercises/strength.yml", "triggers", "only common questions")
+
+
+def test_trigger_words_name_one_common_question(content_copy):
+    edit_yaml(content_copy / "topics/faq/pilates.yml", lambda d: d["triggers"].append("Tai  Chi"))
+    expect_error(content_copy, "topics/faq/tai_chi.yml", "triggers", "'tai chi' also names the common question 'pilates'")
 
 
 def test_a_common_question_s_intent_is_its_retrieval_intent(content_copy):

@@ -34,7 +34,28 @@ def ents(nlp, text):
 
 def test_pipeline_is_the_project_s_own(nlp):
     assert nlp.meta["name"] == pipeline.PIPELINE_NAME
-    assert nlp.pipe_names == ["lemmatizer", "entity_ruler"]
+    assert nlp.pipe_names == ["lemmatizer", "entity_ruler", "faq_triggers"]
+
+
+def triggers(nlp, text):
+    doc = nlp(text.lower())
+    return [(span.text, span.label_) for span in doc.spans[pipeline.TRIGGER_SPANS]]
+
+
+def test_trigger_words_name_their_common_question_beside_the_entities(nlp):
+    # "foot drop" stays the symptom walking for the classifiers, and also names the common question
+    assert triggers(nlp, "Does FES help foot drop?") == [("fes", "foot_drop"), ("foot drop", "foot_drop")]
+    assert ents(nlp, "Does FES help foot drop?") == [("foot drop", "symptom", "walking")]
+    # lemmas: inflected and hyphenated forms match
+    assert triggers(nlp, "are AFOs any good") == [("afos", "foot_drop")]
+    assert triggers(nlp, "tips for pre-cooling?") == [("pre-cooling", "cooling")]
+    assert triggers(nlp, "my swimming is going well") == []
+
+
+def test_every_trigger_phrase_names_its_common_question(nlp, content_data):
+    for card in content_data.topics_of_kind("faq"):
+        for phrase in card.triggers:
+            assert (phrase, card.id) in triggers(nlp, phrase), (phrase, triggers(nlp, phrase))
 
 
 def test_tokenizer_and_lookup_lemmatizer(nlp):
@@ -218,3 +239,60 @@ def test_a_topic_found_by_retrieval_is_no_common_question():
     message = retrieved_message([0.0, 1.0])
     assert message.get("intent")["name"] == "symptom_balance"
     assert not message.get("response_selector")
+
+
+def after_triggers(nlp, text, intent):
+    """A message the classifiers read as `intent`, after the CommonQuestionTriggers."""
+    from rasa.nlu.constants import SPACY_DOCS
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlp.components import CommonQuestionTriggers
+
+    decided = {"name": intent, "confidence": 0.7}
+    message = Message(data={"text": text, "intent": decided, "intent_ranking": [decided]})
+    message.set(SPACY_DOCS["text"], nlp(text.lower()))
+    CommonQuestionTriggers(CommonQuestionTriggers.get_default_config()).process([message])
+    return message
+
+
+def common_question(message):
+    if message.get("intent")["name"] != "faq":
+        return None
+    return message.get("response_selector")["faq"]["response"]["intent_response_key"]
+
+
+@pytest.mark.parametrize(
+    "text,intent,expected",
+    [
+        # the words name the question, whatever topic the classifier read
+        ("clonus keeps waking me up", "symptom_stiffness", "faq/spasticity"),
+        ("is tai chi good for my balance", "ask_balance_training", "faq/tai_chi"),
+        ("what is vestibular rehab", "nlu_fallback", "faq/dizziness_vertigo"),
+        # the longer words decide between two questions; a tie decides nothing
+        ("pilates or tai chi?", "ask_flexibility_training", "faq/tai_chi"),
+        ("pilates or qigong?", "ask_flexibility_training", None),
+        # another exercise the message names and the classifier read stays that exercise
+        ("can I go swimming with foot drop", "ask_aquatic_exercise", None),
+        ("does tai chi help with shaking", "symptom_tremor", None),
+        # never over the medical referral, out of scope, or the classifier's emergency
+        ("should I take baclofen for clonus", "request_medical_advice", None),
+        ("who won the horse riding at the olympics", "out_of_scope", None),
+        ("my foot drop got worse in minutes and my face droops", "emergency", None),
+    ],
+)
+def test_trigger_words_decide_the_common_question(nlp, text, intent, expected):
+    message = after_triggers(nlp, text, intent)
+    assert common_question(message) == expected
+    if expected is None:
+        assert message.get("intent")["name"] == intent
+    else:
+        assert message.get("intent") == {"name": "faq", "confidence": 1.0}
+        assert message.get("faq_trigger")["question"] == expected.split("/")[1]
+
+
+@pytest.mark.model
+def test_the_trained_assistant_answers_the_common_question_its_words_name(agent):
+    result = parse(agent, "what's clonus, and what helps it?")
+    assert result["intent"]["name"] == "faq"
+    assert result["response_selector"]["faq"]["response"]["intent_response_key"] == "faq/spasticity"
+    assert result["faq_trigger"] == {"question": "spasticity", "words": "clonus"}
