@@ -124,16 +124,17 @@ class Target:
 
 
 def asked_facet(tracker: Tracker) -> str:
-    """The facet the latest message asks for: a follow-up intent's, else the first facet it names
-    (content/facets.yml, in priority order), else the facet content retrieval found, else the
-    general answer."""
-    intent = latest_intent(tracker)
-    if intent in CONTENT.followups:
-        return CONTENT.followups[intent][0]
+    """The facet the latest message asks for: the first facet it names (content/facets.yml, in
+    priority order), else a follow-up intent's, else the facet content retrieval found, else the
+    general answer. The words come first: "how do I start with weights?" asks how to start even
+    when the classifier reads a follow-up on amounts."""
     named = {e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == FACET}
     for facet in CONTENT.facet_phrases:
         if facet in named:
             return facet
+    intent = latest_intent(tracker)
+    if intent in CONTENT.followups:
+        return CONTENT.followups[intent][0]
     return retrieved(tracker).get("facet") or GENERAL
 
 
