@@ -825,7 +825,8 @@ class RedFlagClassifier(GraphComponent):
 
     def _otherwise(self, message: Message) -> Dict[Text, Any]:
         """The intent the message would have had without the emergency: the classifiers' best
-        other intent, or the fallback when none of them is confident."""
+        other intent; when none of them is confident, the one exercise or symptom the message
+        names, else the fallback."""
         if message.get(GUARD_KEY):
             return {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
         if any(topic == MEDICINE for topic, _, _ in content_spans(message)):
@@ -837,6 +838,11 @@ class RedFlagClassifier(GraphComponent):
         best = ranking[0] if ranking else None
         confidence = best.get("confidence", 0.0) / total if best and total > 0 else 0.0
         if best is None or confidence < float(self._config["fallback_threshold"]):
+            # no confident intent, but the message names one exercise or symptom: that topic
+            named = {topic for topic, _, _ in content_spans(message)
+                     if topic in self._content.topics and self._content.topics[topic].kind in (EXERCISE, SYMPTOM)}
+            if len(named) == 1:
+                return {"name": self._content.topics[named.pop()].intent, "confidence": 1.0}
             return {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": 1.0}
         return {"name": best["name"], "confidence": round(confidence, 4)}
 
