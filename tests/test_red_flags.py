@@ -292,6 +292,13 @@ OWN_RED_FLAGS = [
     ("there are two of each line instead of one since lunchtime", "vision"),
     ("she is boiling hot and keeps asking me the same questions", "overheating"),
     ("my dad's whole left side is dead and he can't lift his arm", "stroke"),
+    ("wheezing so badly i can't finish a sentence", "chest"),
+    ("the left side of his mouth has dropped", "stroke"),
+    ("day three of a weak right leg and no better", "relapse"),
+    ("i came off my scooter and i think my wrist is broken", "fall"),
+    ("39.2 this morning and my walking is much worse", "infection"),
+    ("i'm overheated and can't tell where i am", "overheating"),
+    ("help i'm on the kitchen floor", "fall"),
 ]
 
 OWN_BENIGN = [
@@ -336,6 +343,9 @@ OWN_BENIGN = [
     ("i can't go on long walks any more because of fatigue"),
     ("i can't carry on with the stretches when my legs are tired, is that normal?"),
     ("total collapse of my willpower this week, how do i get going again?"),
+    "my feet were numb for a month when i was diagnosed, long gone now. can i jog?",
+    "i fainted once years ago, is the treadmill ok for me?",
+    "how can i help someone who has fallen to get up?",
 ]
 
 
