@@ -27,6 +27,7 @@ from content.model import OVERVIEW_TOPIC
 from names import ANSWERED_SLOT, FACET, FALLBACK_INTENT, TOPIC_SLOT
 
 GENERAL = "general"  # the general answer of a topic: summary and benefits
+PRECAUTIONS = "precautions"
 # Intents that name no specific topic: with a facet asked, the conversation's topic answers.
 GENERIC_INTENTS = (CONTENT.overview.intent, FALLBACK_INTENT)
 # A follow-up is short: a longer message that the classifiers took for a common question asks it.
@@ -177,9 +178,13 @@ def target(tracker: Tracker) -> Target:
             symptom = current
         return Target(exercise, facet, symptom if facet == GENERAL else None)
     if symptom is not None:
-        # "does it help with balance?" after an exercise: that exercise for that symptom
-        if helps and current is not None and current.kind == EXERCISE:
-            return Target(current, GENERAL, symptom)
+        if current is not None and current.kind == EXERCISE:
+            # "does it help with balance?" after an exercise: that exercise for that symptom
+            if helps:
+                return Target(current, GENERAL, symptom)
+            # "is it safe if my legs are weak?" after an exercise: that exercise's precautions
+            if facet == PRECAUTIONS:
+                return Target(current, PRECAUTIONS)
         return Target(symptom, facet)
     topics = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
     if topics:

@@ -11,6 +11,7 @@ from actions.replies import (
     CONTENT,
     suggestion_button,
     Reply,
+    entity_topics,
     exercise_buttons,
     followup_buttons,
     latest_intent,
@@ -18,6 +19,7 @@ from actions.replies import (
     session_events,
     topic_button,
 )
+from content import EXERCISE, SYMPTOM
 from names import FALLBACK_ACTION, FALLBACK_INTENT, INPUT_GUARD_KEY, TOPIC_SLOT
 
 # What the NLU's input guard found (parse data INPUT_GUARD_KEY), and the answer that says so.
@@ -64,9 +66,11 @@ class ActionFallback(Reply):
         guard = tracker.latest_message.get(INPUT_GUARD_KEY)
         if not guard:
             # a follow-up nobody was confident about ("how much would I need to do?") still asks
-            # a facet of the conversation's topic
+            # a facet of the conversation's topic, and a message that names an exercise or a
+            # symptom ("my arms have got weak, could hydrotherapy help?") asks about that topic
             found = target(tracker)
-            if found.topic is not None and found.facet != GENERAL:
+            named = entity_topics(tracker, EXERCISE) + entity_topics(tracker, SYMPTOM)
+            if found.topic is not None and (found.facet != GENERAL or found.topic in named):
                 return answer(dispatcher, tracker, found)
         if guard in GUARD_ANSWERS:
             key = GUARD_ANSWERS[guard]

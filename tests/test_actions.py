@@ -388,6 +388,29 @@ def test_safety_comes_first_when_a_message_names_two_facets(content_data):
     assert content_data.topics["aquatic"].facets["precautions"].text in texts(messages)
 
 
+def test_a_safety_question_naming_a_symptom_after_an_exercise_asks_about_that_exercise(content_data):
+    tracker = with_facet(make_tracker("is it safe if my legs are weak?", "symptom_weakness", {"symptom": "weakness"},
+                                      slots={"topic": "hippotherapy"}, history=EARLIER_TURN), "precautions")
+    messages, events = run_action(ActionAnswerSymptom(), tracker)
+    assert content_data.topics["hippotherapy"].facets["precautions"].text in texts(messages)
+    assert slot(events, "answered") == "hippotherapy/precautions"
+
+
+def test_a_safety_question_naming_a_symptom_after_a_symptom_asks_about_the_new_one(content_data):
+    tracker = with_facet(make_tracker("is it safe if my legs are weak?", "symptom_weakness", {"symptom": "weakness"},
+                                      slots={"topic": "fatigue"}, history=EARLIER_TURN), "precautions")
+    _, events = run_action(ActionAnswerSymptom(), tracker)
+    assert slot(events, "answered") == "weakness/precautions"
+
+
+def test_a_message_the_classifiers_missed_that_names_an_exercise_is_answered(content_data):
+    tracker = make_tracker("my arms have got weak over the years, could hydrotherapy help?", "nlu_fallback",
+                           {"exercise": "aquatic", "symptom": "weakness"}, history=EARLIER_TURN)
+    messages, events = run_action(ActionFallback(), tracker)
+    assert texts(messages) != content_data.text("fallback")
+    assert slot(events, "topic") == "aquatic" and slot(events, "answered") == "aquatic+weakness/general"
+
+
 def test_a_follow_up_after_the_overview_gives_the_general_amounts(content_data):
     tracker = make_tracker("how much should I be doing each week?", "ask_exercise_amount",
                            slots={"topic": "overview"}, history=EARLIER_TURN)
