@@ -45,7 +45,7 @@ TARGETS = {
 }
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
-    "development": (0.99, 0.98, 0.985, 0.01, 0.05),
+    "development": (0.99, 0.98, 0.985, 0.012, 0.05),
     "sealed": (0.97, 0.93, 0.92, 0.035, 0.05),
 }
 # What a message gets, from its parse data.
