@@ -49,6 +49,8 @@ class Vocabulary:
     # concept labels grouped by the category whose rules mainly use them (for reading)
     groups: Dict[str, Tuple[str, ...]]
     uncancellable: FrozenSet[str]
+    # cue labels that cancel the uncancellable concepts too (an event long over)
+    cancels_uncancellable: FrozenSet[str]
     overrides: Dict[str, FrozenSet[str]]
     looks_back: FrozenSet[str]
     negation_window: int
@@ -128,6 +130,8 @@ def load(path: Path, categories_with_answers: Collection[str],
         return labels
 
     uncancellable = known(_words(data.get("uncancellable"), where, "uncancellable"), "uncancellable")
+    cancels_uncancellable = known(_words(data.get("cancels_uncancellable"), where, "cancels_uncancellable"),
+                                  "cancels_uncancellable", cues)
     overrides = {}
     for label, covered in _mapping(data.get("overrides") or {}, where, "overrides").items():
         known([label], f"overrides.{label}")
@@ -169,7 +173,8 @@ def load(path: Path, categories_with_answers: Collection[str],
         ))
     return Vocabulary(
         lists=lists, macros=macros, concepts=concepts, cues=cues, masks=masks, groups=groups,
-        uncancellable=uncancellable, overrides=overrides, looks_back=looks_back, negation_window=window,
+        uncancellable=uncancellable, cancels_uncancellable=cancels_uncancellable, overrides=overrides,
+        looks_back=looks_back, negation_window=window,
         rules=tuple(rules),
     )
 

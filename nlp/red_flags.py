@@ -21,8 +21,10 @@ tokenizer and lookup lemmatizer) and works in four steps.
    ``negation_window`` tokens after it in its segment, unless "and", "so" ... come between. A
    context cue (hypothetical, general question, report, past, resolved, chronic, habitual,
    history) cancels every concept in its segment; a cue of ``looks_back`` (resolved, chronic) also
-   cancels the segment before it in its clause, and after "but" the clause before it. The ``uncancellable`` concepts (suicide, self-harm, overdose) are never
-   cancelled: when in doubt, flag.
+   cancels the segment before it in its clause, and after "but" the clause before it. The
+   ``uncancellable`` concepts (suicide, self-harm, overdose) are cancelled by nothing else but a
+   cue of ``cancels_uncancellable`` (an event long over: "years ago", "in her teens"): when in
+   doubt, flag.
 4. **Rules.** The vocabulary's rules are an ordered list of small named rules. A rule needs one
    live concept from each of its label sets, either in one clause (optionally within a token
    window) or anywhere in the message. The first rule that fires gives the category, so the
@@ -232,8 +234,11 @@ class RedFlagDetector:
         negations = [cue for cue in cues if cue.label == NEGATION_CUE]
         cancelled = set().union(*(self.cue_scope(doc, cue, clauses, segments)
                                   for cue in cues if cue.label != NEGATION_CUE))
-        return [m for m in concepts if m.label in vocabulary.uncancellable
-                or not (segments[m.start] in cancelled or self.negated(doc, m, negations, segments))]
+        long_over = set().union(*(self.cue_scope(doc, cue, clauses, segments)
+                                  for cue in cues if cue.label in vocabulary.cancels_uncancellable))
+        return [m for m in concepts
+                if (segments[m.start] not in long_over if m.label in vocabulary.uncancellable
+                    else not (segments[m.start] in cancelled or self.negated(doc, m, negations, segments)))]
 
     def cue_scope(self, doc: Doc, cue: Mention, clauses: Sequence[int], segments: Sequence[int]) -> Set[int]:
         """The segments a context cue cancels: its own; and for a cue of `looks_back`, the segment

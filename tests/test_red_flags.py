@@ -200,10 +200,20 @@ def test_indirect_suicidal_phrasing_is_suicide(detect, message):
     "I don't want to die",  # an explicit statement about dying: no negation escape
     "I'm not suicidal, just fed up",  # when in doubt, flag
     "if my MS gets worse I'll take all my pills",
+    "i tried to kill myself last year and i feel like that again",  # a recent past still counts
+    "years ago i was fine, now i want to end it all",  # "years ago" covers only its own part
 ])
 def test_suicide_is_never_cancelled(detect, message):
     flag = detect(message)
     assert flag is not None and flag.category == "suicide", describe(flag)
+
+
+@pytest.mark.parametrize("message", [
+    "i took an overdose years ago, i'm well now, is swimming ok?",
+    "my uncle self-harmed in his teens and is fine now, he wants to walk with me",
+])
+def test_a_crisis_long_over_is_not_a_red_flag(detect, message):
+    assert detect(message) is None
 
 
 def test_exercise_context_does_not_hide_a_stroke(detect):
