@@ -356,6 +356,8 @@ OWN_BENIGN = [
     "my feet were numb for a month when i was diagnosed, long gone now. can i jog?",
     "i fainted once years ago, is the treadmill ok for me?",
     "how can i help someone who has fallen to get up?",
+    "i've been unable to get to the gym for 2 weeks",
+    "the walk that was fine yesterday left my legs weak today",
 ]
 
 
