@@ -84,8 +84,25 @@ def write_json(model_storage: ModelStorage, resource: Resource, name: Text, valu
     return resource
 
 
+class ConfiguredComponent(GraphComponent):
+    """A component made from its configuration alone: its defaults, then its entry in config.yml."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        raise NotImplementedError  # each component reads its own configuration
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ConfiguredComponent":
+        return cls({**cls.get_default_config(), **config})
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class InputGuard(GraphComponent):
+class InputGuard(ConfiguredComponent):
     """First in the pipeline: makes any input safe for the components after it.
 
     A missing text becomes empty, control characters are removed, and a text longer than
@@ -102,16 +119,6 @@ class InputGuard(GraphComponent):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._max = int(config["max_characters"])
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "InputGuard":
-        return cls({**cls.get_default_config(), **config})
 
     def clean(self, text: Optional[Text]) -> Text:
         return CONTROL_CHARACTERS.sub(" ", text or "")[: self._max]
@@ -136,7 +143,7 @@ class InputGuard(GraphComponent):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class ContentEntityExtractor(GraphComponent, EntityExtractorMixin):
+class ContentEntityExtractor(ConfiguredComponent, EntityExtractorMixin):
     """`exercise` and `symptom` entities whose value is the content topic id.
 
     Reads the spaCy doc that `SpacyNLP` already made for the message (no second parse): the
@@ -154,16 +161,6 @@ class ContentEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._labels = set(config["labels"])
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ContentEntityExtractor":
-        return cls({**cls.get_default_config(), **config})
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -560,7 +557,7 @@ def select_common_question(message: Message, ranking: List[Tuple[Text, float]]) 
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class CommonQuestionTriggers(GraphComponent):
+class CommonQuestionTriggers(ConfiguredComponent):
     """A message that names a common question by its trigger words (content/topics/faq/, marked
     by the spaCy pipeline in doc.spans["faq"]) asks that question, whatever the classifiers said:
     "clonus, my ankle keeps bouncing" is faq/spasticity although DIET reads the symptom stiffness,
@@ -589,16 +586,6 @@ class CommonQuestionTriggers(GraphComponent):
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._keep = frozenset(config["keep_intents"])
         self._content: content.Content = content.load()
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "CommonQuestionTriggers":
-        return cls({**cls.get_default_config(), **config})
 
     def named_question(self, message: Message) -> Optional[Tuple[Text, Text, List[Tuple[int, int]]]]:
         """(key, words, character spans of every trigger) of the common question the message names
