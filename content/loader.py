@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -186,6 +186,16 @@ def _phrases(value: Any, path: Path, field_name: str) -> Tuple[str, ...]:
     return tuple(" ".join(p.lower().split()) for p in value)
 
 
+def _claim(owners: Dict[str, str], phrases: Iterable[str], topic_id: str, path: Path, field_name: str,
+           taken: str) -> None:
+    """Each phrase names one topic: record `topic_id` as the owner of `phrases`, or fail with
+    `taken` (formatted with the phrase and its owner) when another topic has one already."""
+    for phrase in phrases:
+        owner = owners.setdefault(phrase, topic_id)
+        if owner != topic_id:
+            raise ContentError(str(path), field_name, taken.format(phrase, owner))
+
+
 def _has_phrase(text: str, phrase: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text.lower()) is not None
 
@@ -261,14 +271,8 @@ def _load_topics(
                 raise ContentError(str(path), "id", f"duplicate topic id '{topic.id}' (also {topics[topic.id].path})")
             if topic.intent in intents:
                 raise ContentError(str(path), "intent", f"intent '{topic.intent}' already used by {intents[topic.intent]}")
-            for phrase in topic.synonyms:
-                owner = synonym_owner.setdefault(phrase, topic.id)
-                if owner != topic.id:
-                    raise ContentError(str(path), "synonyms", f"'{phrase}' is also a synonym of topic '{owner}'")
-            for phrase in topic.triggers:
-                owner = trigger_owner.setdefault(phrase, topic.id)
-                if owner != topic.id:
-                    raise ContentError(str(path), "triggers", f"'{phrase}' also names the common question '{owner}'")
+            _claim(synonym_owner, topic.synonyms, topic.id, path, "synonyms", "'{}' is also a synonym of topic '{}'")
+            _claim(trigger_owner, topic.triggers, topic.id, path, "triggers", "'{}' also names the common question '{}'")
             topics[topic.id] = topic
             intents[topic.intent] = str(path)
     for topic in topics.values():
@@ -322,18 +326,14 @@ def _load_topic(path: Path, kind: str, sources: Mapping[str, Source], evidence: 
     declared = data.get("kind")
     if declared != kind:
         raise ContentError(str(path), "kind", f"must be '{kind}' for a file in topics/{path.parent.name}/")
-    synonyms = data.get("synonyms") or []
-    if not isinstance(synonyms, list) or not all(isinstance(s, str) and s.strip() for s in synonyms):
-        raise ContentError(str(path), "synonyms", "must be a list of phrases")
+    synonyms = _phrases(data.get("synonyms") or [], path, "synonyms")
     if kind == INFO and synonyms:
         raise ContentError(str(path), "synonyms", "information topics are recognised by their intent only; remove the synonyms")
     if kind == FAQ and synonyms:
         raise ContentError(str(path), "synonyms", "a common question is named by its trigger words (`triggers`), not synonyms")
     if kind not in (INFO, FAQ) and not synonyms:
         raise ContentError(str(path), "synonyms", "an exercise or symptom topic needs synonyms for the NLU vocabulary")
-    triggers = data.get("triggers") or []
-    if not isinstance(triggers, list) or not all(isinstance(s, str) and s.strip() for s in triggers):
-        raise ContentError(str(path), "triggers", "must be a list of phrases")
+    triggers = _phrases(data.get("triggers") or [], path, "triggers")
     if kind != FAQ and triggers:
         raise ContentError(str(path), "triggers", "only common questions have trigger words (topics have synonyms)")
     intent = _text(data.get("intent"), path, "intent")
@@ -388,13 +388,13 @@ def _load_topic(path: Path, kind: str, sources: Mapping[str, Source], evidence: 
         kind=kind,
         title=title,
         intent=intent,
-        synonyms=tuple(" ".join(s.lower().split()) for s in synonyms),
+        synonyms=synonyms,
         facets=facets,
         recommended_exercises=tuple(recommendations),
         path=str(path),
         key_precaution=key_precaution,
         related=related,
-        triggers=tuple(" ".join(s.lower().split()) for s in triggers),
+        triggers=triggers,
     )
 
 
