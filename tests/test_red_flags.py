@@ -287,6 +287,10 @@ OWN_RED_FLAGS = [
     ("my arm's been tingling for 3 days and it's getting worse", "relapse"),
     ("new weakness in my right leg", "relapse"),
     ("my right leg has been dragging since wednesday", "relapse"),
+    # the relapse and its symptoms stated, then a question about exercise: still a red flag
+    ("i think i am relapsing, my leg has been weak for two days, should i stop the gym?", "relapse"),
+    # "fine a few minutes ago" says it is sudden, not that it is over
+    ("my wife was fine a few minutes ago and now one side of her face has dropped", "stroke"),
     ("i've got a fever and my legs have gone really weak", "infection"),
     ("think i've got a water infection and my walking is much worse", "infection"),
     ("uti and i'm really confused", "infection"),
@@ -358,6 +362,8 @@ OWN_BENIGN = [
     "how can i help someone who has fallen to get up?",
     "i've been unable to get to the gym for 2 weeks",
     "the walk that was fine yesterday left my legs weak today",
+    # a relapse suspected, and the question is about exercise (the relapse common question answers)
+    "i think a relapse may be coming on, should i carry on with the class?",
 ]
 
 
