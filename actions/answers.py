@@ -32,6 +32,8 @@ PRECAUTIONS = "precautions"
 GENERIC_INTENTS = (CONTENT.overview.intent, FALLBACK_INTENT)
 # A follow-up is short: a longer message that the classifiers took for a common question asks it.
 SHORT_WORDS = 8
+# Words that point back to the conversation's topic ("can exercise help with it?").
+REFERS_BACK = re.compile(r"\b(it|that|this|them|those|these)\b", re.I)
 # Words that ask whether something helps ("would tai chi help with that?", "is it good for...").
 ASKS_IF_IT_HELPS = re.compile(r"\b(help|helps|helpful|good for|ease|eases|improve|improves|benefit|better for)\b", re.I)
 
@@ -171,25 +173,35 @@ def target(tracker: Tracker) -> Target:
         short_follow_up = facet != GENERAL and current is not None and not names_topic and is_short(tracker)
         if card is not None and not short_follow_up:
             return Target(card, facet)
-    helps = facet == GENERAL and ASKS_IF_IT_HELPS.search(tracker.latest_message.get("text") or "")
+    text = tracker.latest_message.get("text") or ""
+    helps = facet == GENERAL and ASKS_IF_IT_HELPS.search(text)
+    pair_with_current = helps and current is not None and current.kind == EXERCISE
+    if exercise is None and symptom is not None and by_intent is not None and by_intent.kind == EXERCISE \
+            and not pair_with_current:
+        # the classifier read an exercise type and the words name only a symptom ("which
+        # exercises are good for balance?"): that exercise for that symptom
+        exercise = by_intent
     if exercise is not None:
         # "would tai chi help with that?" after a symptom: that exercise for that symptom
         if symptom is None and helps and current is not None and current.kind == SYMPTOM:
             symptom = current
         return Target(exercise, facet, symptom if facet == GENERAL else None)
     if symptom is not None:
-        if current is not None and current.kind == EXERCISE:
+        if pair_with_current:
             # "does it help with balance?" after an exercise: that exercise for that symptom
-            if helps:
-                return Target(current, GENERAL, symptom)
-            # "is it safe if my legs are weak?" after an exercise: that exercise's precautions
-            if facet == PRECAUTIONS:
-                return Target(current, PRECAUTIONS)
+            return Target(current, GENERAL, symptom)
+        if current is not None and current.kind in (EXERCISE, FAQ) and facet == PRECAUTIONS:
+            # "is it safe if my legs are weak?" after an exercise or a common question: its
+            # precautions
+            return Target(current, PRECAUTIONS)
         return Target(symptom, facet)
     topics = entity_topics(tracker, EXERCISE) or entity_topics(tracker, SYMPTOM)
     if topics:
         return Target(topics[0], facet)
     generic = found or intent in CONTENT.followups or intent in GENERIC_INTENTS or intent == FAQ
+    if facet == GENERAL and helps and current is not None and generic and REFERS_BACK.search(text):
+        # "can exercise help with it?" after a symptom or a common question: that topic
+        return Target(current, GENERAL)
     if facet != GENERAL and current is not None and generic:
         return Target(current, facet)
     if found:

@@ -403,6 +403,34 @@ def test_a_safety_question_naming_a_symptom_after_a_symptom_asks_about_the_new_o
     assert slot(events, "answered") == "weakness/precautions"
 
 
+def test_a_safety_question_naming_a_symptom_after_a_common_question_asks_about_that_question(content_data):
+    tracker = with_facet(make_tracker("is it safe if I'm this unsteady?", "ask_exercise_safety", {"symptom": "balance"},
+                                      slots={"topic": "tai_chi"}, history=EARLIER_TURN), "precautions")
+    messages, events = run_action(ActionAnswerFollowup(), tracker)
+    assert content_data.topics["tai_chi"].facets["precautions"].text in texts(messages)
+    assert slot(events, "answered") == "tai_chi/precautions"
+
+
+def test_an_exercise_intent_with_only_a_symptom_named_answers_that_exercise_for_that_symptom(content_data):
+    tracker = make_tracker("which exercises train your balance?", "ask_balance_training", {"symptom": "balance"})
+    messages, events = run_action(ActionAnswerExercise(), tracker)
+    assert slot(events, "topic") == "balance_training"
+    assert slot(events, "answered") == "balance_training+balance/general"
+
+
+def test_can_exercise_help_with_it_after_a_common_question_is_about_that_question(content_data):
+    tracker = make_tracker("can exercise help with it?", "ask_exercise_overview",
+                           slots={"topic": "cognitive_fatigue"}, history=EARLIER_TURN)
+    messages, events = run_action(ActionAnswerInfo(), tracker)
+    assert content_data.topics["cognitive_fatigue"].facets["summary"].text in texts(messages)
+    assert slot(events, "answered") == "cognitive_fatigue/general"
+    # without a word pointing back, the message asks about exercise in general
+    tracker = make_tracker("can exercise help people with ms?", "ask_exercise_overview",
+                           slots={"topic": "cognitive_fatigue"}, history=EARLIER_TURN)
+    _, events = run_action(ActionAnswerInfo(), tracker)
+    assert slot(events, "answered") == "overview/general"
+
+
 def test_a_message_the_classifiers_missed_that_names_an_exercise_is_answered(content_data):
     tracker = make_tracker("my arms have got weak over the years, could hydrotherapy help?", "nlu_fallback",
                            {"exercise": "aquatic", "symptom": "weakness"}, history=EARLIER_TURN)

@@ -86,6 +86,25 @@ def test_entity_ruler_normalises_to_topic_ids(nlp, text, expected):
     assert ents(nlp, text) == expected
 
 
+@pytest.mark.parametrize(
+    "text,facet",
+    [
+        ("would it be alright for her to try the bike", "precautions"),
+        ("i am doing ok at the moment, thanks", None),
+        ("is it okay for her to swim with a catheter", "precautions"),
+        ("would it be ok if i skipped the warm up", "precautions"),
+        ("are there moves he should avoid", "precautions"),
+        ("how would she even begin", "how_to_start"),
+        ("what's the first move to try", "how_to_start"),
+        ("the best way to get started with yoga", "how_to_start"),
+        ("how do i build myself back up after a bad month", "how_to_start"),
+    ],
+)
+def test_facet_words_name_the_facet_asked(nlp, text, facet):
+    found = [ent_id for _, label, ent_id in ents(nlp, text) if label == FACET]
+    assert found == ([facet] if facet else []), found
+
+
 def test_every_vocabulary_phrase_is_recognised_as_its_topic(nlp, content_data):
     for label, topic_id, phrase in content_data.vocabulary():
         found = ents(nlp, phrase)
