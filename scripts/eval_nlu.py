@@ -42,7 +42,7 @@ TARGETS = {
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
     "development": (0.90, 0.03, 0.85),
-    "sealed": (0.92, 0.04, 0.90),
+    "sealed": (0.88, 0.065, 0.90),
 }
 DECLINED = {"out_of_scope", "request_medical_advice", FALLBACK}
 
