@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 import settings
 import content
-from content.model import MEDICAL, MEDICINE
+from content.model import MEDICAL, MEDICINE, Topic
 from content.model import CAUTION, EMERGENCY, FAQ
 from nlp import encoder
 from names import EXERCISE, INPUT_GUARD_KEY, RED_FLAG, SAFETY_KEY, SYMPTOM
@@ -612,7 +612,7 @@ class CommonQuestionTriggers(ConfiguredComponent):
             key, words, triggers = found
             card = self._content.topics[key]
             intent = (message.get(INTENT) or {}).get("name")
-            if intent in self._keep or self._names_intent_topic(message, self._best_guess(message), triggers):
+            if intent in self._keep or self._names_intent_topic(message, self._best_guess(message), triggers, card):
                 continue
             selected = ((message.get(RESPONSE_SELECTOR_KEY) or {}).get(FAQ) or {}).get("response") or {}
             message.set(self.KEY, {"question": key, "words": words}, add_to_output=True)
@@ -633,12 +633,15 @@ class CommonQuestionTriggers(ConfiguredComponent):
         intent = (message.get(INTENT) or {}).get("name")
         return ranking[0] if intent == DEFAULT_NLU_FALLBACK_INTENT_NAME and ranking else intent
 
-    def _names_intent_topic(self, message: Message, intent: Optional[Text], triggers: List[Tuple[int, int]]) -> bool:
+    def _names_intent_topic(self, message: Message, intent: Optional[Text], triggers: List[Tuple[int, int]],
+                            card: Topic) -> bool:
         """The intent is an exercise's or a symptom's, and the message names that topic in words
         other than the trigger words ("can I swim with foot drop?", "does tai chi help my
-        shaking?"); "is tai chi good for balance" names balance training only by "tai chi"."""
+        shaking?"); "is tai chi good for balance" names balance training only by "tai chi". The
+        question's own related topic does not count: "how do I stay cool in the summer heat?" asks
+        how to keep cool, although "summer heat" names heat sensitivity."""
         topic = self._content.topic_for_intent(intent or "")
-        if topic is None or topic.kind not in (EXERCISE, SYMPTOM):
+        if topic is None or topic.kind not in (EXERCISE, SYMPTOM) or topic.id == card.related:
             return False
         return any(named == topic.id and not any(start < t_end and end > t_start for t_start, t_end in triggers)
                    for named, start, end in content_spans(message))

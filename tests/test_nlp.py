@@ -293,6 +293,8 @@ def common_question(message):
         # another exercise the message names and the classifier read stays that exercise
         ("can I go swimming with foot drop", "ask_aquatic_exercise", None),
         ("does tai chi help with shaking", "symptom_tremor", None),
+        # ... but the question's own related topic does not keep the classifier's reading
+        ("how do i stay cool in the summer heat when i exercise", "symptom_heat_sensitivity", "faq/cooling"),
         # never over the medical referral, out of scope, or the classifier's emergency
         ("should I take baclofen for clonus", "request_medical_advice", None),
         ("who won the horse riding at the olympics", "out_of_scope", None),
