@@ -388,12 +388,20 @@ def test_safety_comes_first_when_a_message_names_two_facets(content_data):
     assert content_data.topics["aquatic"].facets["precautions"].text in texts(messages)
 
 
-def test_a_safety_question_naming_a_symptom_after_an_exercise_asks_about_that_exercise(content_data):
-    tracker = with_facet(make_tracker("is it safe if my legs are weak?", "symptom_weakness", {"symptom": "weakness"},
-                                      slots={"topic": "hippotherapy"}, history=EARLIER_TURN), "precautions")
-    messages, events = run_action(ActionAnswerSymptom(), tracker)
-    assert content_data.topics["hippotherapy"].facets["precautions"].text in texts(messages)
-    assert slot(events, "answered") == "hippotherapy/precautions"
+@pytest.mark.parametrize(
+    "text,intent,symptom,current,action",
+    [
+        ("is it safe if my legs are weak?", "symptom_weakness", "weakness", "hippotherapy", ActionAnswerSymptom),
+        ("is it safe if I'm this unsteady?", "ask_exercise_safety", "balance", "tai_chi", ActionAnswerFollowup),
+    ],
+)
+def test_a_safety_question_naming_a_symptom_after_an_exercise_or_a_common_question_asks_about_it(
+        content_data, text, intent, symptom, current, action):
+    tracker = with_facet(make_tracker(text, intent, {"symptom": symptom}, slots={"topic": current},
+                                      history=EARLIER_TURN), "precautions")
+    messages, events = run_action(action(), tracker)
+    assert content_data.topics[current].facets["precautions"].text in texts(messages)
+    assert slot(events, "answered") == f"{current}/precautions"
 
 
 def test_a_safety_question_naming_a_symptom_after_a_symptom_asks_about_the_new_one(content_data):
@@ -401,14 +409,6 @@ def test_a_safety_question_naming_a_symptom_after_a_symptom_asks_about_the_new_o
                                       slots={"topic": "fatigue"}, history=EARLIER_TURN), "precautions")
     _, events = run_action(ActionAnswerSymptom(), tracker)
     assert slot(events, "answered") == "weakness/precautions"
-
-
-def test_a_safety_question_naming_a_symptom_after_a_common_question_asks_about_that_question(content_data):
-    tracker = with_facet(make_tracker("is it safe if I'm this unsteady?", "ask_exercise_safety", {"symptom": "balance"},
-                                      slots={"topic": "tai_chi"}, history=EARLIER_TURN), "precautions")
-    messages, events = run_action(ActionAnswerFollowup(), tracker)
-    assert content_data.topics["tai_chi"].facets["precautions"].text in texts(messages)
-    assert slot(events, "answered") == "tai_chi/precautions"
 
 
 def test_an_exercise_intent_with_only_a_symptom_named_answers_that_exercise_for_that_symptom(content_data):
