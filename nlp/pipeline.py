@@ -26,6 +26,7 @@ from spacy.pipeline import EntityRuler
 
 import content
 from names import FACET, FAQ
+from nlp.red_flags import split_optional
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "model"
 # The entity label of the facet words (content/facets.yml): "how often" -> facet how_much.
@@ -86,14 +87,19 @@ def facet_patterns(content_data: content.Content) -> List[Dict]:
     """One pattern on the lower-case words per facet phrase (content/facets.yml), label `facet`.
 
     Words as typed, not lemmas: "start" must not match "started". A word may be alternatives
-    ("where|how should i start")."""
+    ("where|how should i start") and optional ("build myself back? up"), as in the red-flag
+    vocabulary."""
     return [
-        {"label": FACET_LABEL, "id": facet, "pattern": [
-            {"LOWER": {"IN": word.split("|")}} if "|" in word else {"LOWER": word} for word in phrase.split()
-        ]}
+        {"label": FACET_LABEL, "id": facet, "pattern": [facet_token(word) for word in phrase.split()]}
         for facet, phrases in content_data.facet_phrases.items()
         for phrase in phrases
     ]
+
+
+def facet_token(word: str) -> Dict:
+    word, optional = split_optional(word)
+    token: Dict = {"LOWER": {"IN": word.split("|")}} if "|" in word else {"LOWER": word}
+    return {**token, "OP": "?"} if optional else token
 
 
 def build(output: Path = DEFAULT_OUTPUT) -> Path:
