@@ -313,6 +313,15 @@ OWN_RED_FLAGS = [
     ("39.2 this morning and my walking is much worse", "infection"),
     ("i'm overheated and can't tell where i am", "overheating"),
     ("help i'm on the kitchen floor", "fall"),
+    ("she swooned in the changing room and isn't answering me", "chest"),
+    ("my mum passed out again after her stretching class", "chest"),
+    # "my usual ..." is the exercise here, not the symptom
+    ("doing my usual chair exercises and now there's a heavy pressure in my chest", "chest"),
+    ("he keeps smashing his fists into the wall on purpose", "suicide"),
+    ("she's been pushing cigarettes against her wrists", "suicide"),
+    ("my brother left a note saying goodbye, now he won't answer", "suicide"),
+    ("i swallowed 5 days' worth of my baclofen at once", "overdose"),
+    ("the numbness in my hand began on friday and keeps getting worse", "relapse"),
 ]
 
 OWN_BENIGN = [
@@ -364,6 +373,10 @@ OWN_BENIGN = [
     "the walk that was fine yesterday left my legs weak today",
     # a relapse suspected, and the question is about exercise (the relapse common question answers)
     "i think a relapse may be coming on, should i carry on with the class?",
+    "she left a note to say sorry she missed physio",
+    "i kick the ball against the wall on purpose to practise my balance",
+    "can i start swimming again after a relapse?",
+    "my legs keep getting worse in the heat but recover when i cool down",
 ]
 
 
