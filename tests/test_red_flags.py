@@ -377,6 +377,11 @@ OWN_BENIGN = [
     "i kick the ball against the wall on purpose to practise my balance",
     "can i start swimming again after a relapse?",
     "my legs keep getting worse in the heat but recover when i cool down",
+    # figures of speech with a red-flag word
+    "i burnt myself out at the gym last week, how do i pace myself?",
+    "thinking about ending my gym membership, is a home workout enough?",
+    "any tips to speed things up on the stairs?",
+    "got cabin fever, any ideas for indoor exercise?",
 ]
 
 
