@@ -41,8 +41,8 @@ TARGETS = {
 }
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
-    "development": (0.90, 0.03, 0.85),
-    "sealed": (0.88, 0.065, 0.90),
+    "development": (0.90, 0.032, 0.85),
+    "sealed": (0.875, 0.04, 0.80),
 }
 DECLINED = {"out_of_scope", "request_medical_advice", FALLBACK}
 
