@@ -198,6 +198,8 @@ def _phrases(value: Any, where: str, field_name: str, macros: Mapping[str, str])
             if name not in macros:
                 raise ContentError(where, field_name, f"'{phrase}': unknown ${name}")
         expanded = MACRO.sub(lambda match: macros[match.group(1)], phrase)
+        if "_?" in expanded.split():
+            raise ContentError(where, field_name, f"'{phrase}': '_' is already optional; '_?' matches nothing")
         for part in (p for token in expanded.split() for p in alternatives(token.lstrip("~!").rstrip("?") or token)):
             if part.startswith("/"):
                 try:

@@ -322,9 +322,27 @@ OWN_RED_FLAGS = [
     ("my brother left a note saying goodbye, now he won't answer", "suicide"),
     ("i swallowed 5 days' worth of my baclofen at once", "overdose"),
     ("the numbness in my hand began on friday and keeps getting worse", "relapse"),
+    ("fell over in the garden and I've hurt my wrist really badly", "fall"),
+    ("toppled off the step and my arm looks wrong", "fall"),
+    ("my eye aches when i look left and it's all blurry since this morning", "vision"),
+    ("can hardly get a breath in, it isn't settling", "chest"),
+    ("his words won't come out right and his face looks odd", "stroke"),
+    ("i've had a temperature since yesterday and my balance is all over the place", "infection"),
+    ("three days now my legs have felt like bricks and they're not getting better", "relapse"),
+    ("back to using a cane again since tuesday", "relapse"),
+    # the caution tier
+    ("dizzzzy after the rowing machine", "dizziness"),
+    ("a little faint-ish on the treadmill, no pain", "dizziness"),
+    ("i've got a temp, ok to go to my usual yoga class?", "fever_exercise"),
 ]
 
 OWN_BENIGN = [
+    "I turned a blind eye to the ironing and did my stretches instead",
+    "fainted once at school about 20 yrs ago, can I do spin?",
+    "my legs went heavy in the heat but were back to usual once I cooled down",
+    "what counts as a relapse rather than a bad day?",
+    "is heat exhaustion the same as sunstroke?",
+    "I collapsed once as a young man after a rugby match, can I do cardio now?",
     "no pain in my chest, just sore arms from the rowing machine",
     "that class was so hard i thought i'd die, loved it",
     "my dad had a stroke last year and is doing well now",
