@@ -105,7 +105,9 @@ class ConfiguredComponent(GraphComponent):
 class InputGuard(ConfiguredComponent):
     """First in the pipeline: makes any input safe for the components after it.
 
-    A missing text becomes empty, control characters are removed, and a text longer than
+    A missing text becomes empty, control characters are removed, UTF-16 surrogates (a JSON
+    "\\ud83d\\ude00" escape decodes to two of them) become the character they encode or, alone,
+    U+FFFD (spaCy cannot hash them), and a text longer than
     `max_characters` is cut for understanding (spaCy refuses texts over a million characters).
     Only the NLU's copy changes: the tracker keeps what the user sent. An empty or cut message
     is marked (GUARD_KEY) so that RedFlagClassifier, last in the pipeline, sends it to the
@@ -120,8 +122,13 @@ class InputGuard(ConfiguredComponent):
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._max = int(config["max_characters"])
 
+    @staticmethod
+    def safe(text: Text) -> Text:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return CONTROL_CHARACTERS.sub(" ", text)
+
     def clean(self, text: Optional[Text]) -> Text:
-        return CONTROL_CHARACTERS.sub(" ", text or "")[: self._max]
+        return self.safe(text or "")[: self._max]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
@@ -138,7 +145,7 @@ class InputGuard(ConfiguredComponent):
                 elif len(original) > self._max:
                     message.set(GUARD_KEY, "long", add_to_output=True)
                     start = max(0, self._max - CUT_OVERLAP)
-                    message.set(REST_KEY, (start, CONTROL_CHARACTERS.sub(" ", original[start:RED_FLAG_CHARS])))
+                    message.set(REST_KEY, (start, self.safe(original[start:RED_FLAG_CHARS])))
         return messages
 
 

@@ -218,9 +218,12 @@ def test_one_known_word_is_enough_for_the_classifier(agent):
         ("asdf ghjk lqwp", "nlu_fallback"),  # no word the model knows
         ("Wie oft soll ich trainieren", "nlu_fallback"),  # nor here
         ("asdf ghjk my chest hurts and I can't breathe", "emergency"),
+        ("my face is drooping on one side \ud83d", "emergency"),  # a lone surrogate, as JSON "\\ud83d" decodes
+        ("my chest hurts \ud83d\ude22 and I can't breathe", "emergency"),  # an emoji as two surrogates
     ],
     ids=["empty", "control-characters", "long-thanks", "huge", "long-red-flag", "red-flag-after-the-cut",
-         "red-flag-across-the-cut", "keyboard-mashing", "other-language", "mashing-and-red-flag"],
+         "red-flag-across-the-cut", "keyboard-mashing", "other-language", "mashing-and-red-flag",
+         "lone-surrogate", "surrogate-pair"],
 )
 def test_empty_cut_or_unknown_messages_are_decided_whatever_the_classifier_thinks(agent, text, intent):
     result = parse(agent, text)
