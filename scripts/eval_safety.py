@@ -46,7 +46,7 @@ TARGETS = {
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
     "development": (0.99, 0.98, 0.98, 0.012, 0.05),
-    "sealed": (0.97, 0.925, 0.96, 0.027, 0.05),
+    "sealed": (0.955, 0.895, 0.935, 0.027, 0.05),
 }
 # What a message gets, from its parse data.
 EMERGENCY, CRISIS, CHECK, CAUTION, NOTHING = "emergency", "crisis line", "safety check", "caution", "nothing"
