@@ -198,7 +198,7 @@ def test_indirect_suicidal_phrasing_is_suicide(detect, message):
 
 @pytest.mark.parametrize("message", [
     "I don't want to die",  # an explicit statement about dying: no negation escape
-    "I'm not suicidal, just fed up",  # when in doubt, flag
+    "I'm not suicidal but everyone would be better off without me",  # the denial covers only the word
     "if my MS gets worse I'll take all my pills",
     "i tried to kill myself last year and i feel like that again",  # a recent past still counts
     "years ago i was fine, now i want to end it all",  # "years ago" covers only its own part
@@ -206,6 +206,14 @@ def test_indirect_suicidal_phrasing_is_suicide(detect, message):
 def test_suicide_is_never_cancelled(detect, message):
     flag = detect(message)
     assert flag is not None and flag.category == "suicide", describe(flag)
+
+
+@pytest.mark.parametrize("message", [
+    "I'm not suicidal, just fed up",  # said outright; the words around it are still read
+    "she's not suicidal, she's just bored of the same exercises",
+])
+def test_an_outright_denial_of_being_suicidal_is_not_a_red_flag(detect, message):
+    assert detect(message) is None, describe(detect(message))
 
 
 @pytest.mark.parametrize("message", [
@@ -250,6 +258,36 @@ def test_evidence_offsets_point_at_the_evidence(nlp, detector, message, evidence
 # --- messages of our own, not in the sets: do the rules generalise? --------------------------
 
 OWN_RED_FLAGS = [
+    # from what development batch 13 showed (own wording)
+    ("my dad's gone down in the kitchen and he's not answering me", "chest"),
+    ("crushing feeling in the middle, spreading into my left arm", "chest"),
+    ("I can only say a word at a time, my breathing is so bad", "chest"),
+    ("she's gone grey around the lips and is breathing really fast", "chest"),
+    ("my wife keeps insisting she's fine but her mouth is drooping", "stroke"),
+    ("the other arm just stopped working out of nowhere", "stroke"),
+    ("he suddenly couldn't tell me what year it was", "stroke"),
+    ("I can only see shadows out of my left eye since lunchtime", "vision"),
+    ("the other eye has just gone black", "vision"),
+    ("found a noose in his wardrobe", "suicide"),
+    ("I held a blade against my wrist last night", "suicide"),
+    ("tripped and landed on my hip, now I can't put weight on it", "fall"),
+    ("came off my walker and my wrist is a funny shape", "fall"),
+    ("had a tumble, still down here and can't manage to get up", "fall"),
+    ("not joking, I've fallen and can't get up", "fall"),
+    ("my legs have been weak since Tuesday, usually I'm fine, resting hasn't helped", "relapse"),
+    ("numbness started Sunday and it's stayed there", "relapse"),
+    ("UTI again and she can't manage the stairs now", "infection"),
+    ("I've got a fever and my walking has gone backwards", "infection"),
+    ("his skin is dry, it's boiling in here and he keeps calling me by the wrong name", "overheating"),
+    ("took all my tablets three times over by mistake", "overdose"),
+    ("got the spins during my star jumps", "dizziness"),
+    ("thinking about checking out for good", "suicide"),
+    ("everyone would be happier without me around", "suicide"),
+    ("I've worked out how many of my pills it would take", "suicide"),
+    ("he's been scalding his arms in the shower", "suicide"),
+    ("been taking triple doses of my baclofen", "overdose"),
+    ("I've got a chest infection and a temperature, can I still go to the pool or will I spread it?", "fever_exercise"),
+    ("my grandson passed me his cold, can I still go to my exersise class", "fever_exercise"),
     ("my chest hurts and it's going down my arm", "chest"),
     ("i think i'm having a heart attack", "chest"),
     ("heart racing and i feel faint after the rowing machine", "chest"),
@@ -337,6 +375,17 @@ OWN_RED_FLAGS = [
 ]
 
 OWN_BENIGN = [
+    # from what development batch 13 showed (own wording)
+    "to be clear I am not suicidal, I just hate the stairs",
+    "the doctor asked whether I'd ever had thoughts of ending my life, why ask that?",
+    "what are the symptoms of poisoning in children?",
+    "can people overdose on vitamin C?",
+    "I took ibuprofen for my headache this morning, can I do pilates?",
+    "is backstroke easier than side stroke for weak arms?",
+    "my enthusiasm for the gym has died a death",
+    "doing double doses of physio this week, too much?",
+    "I ate a whole packet of hobnobs after my walk",
+    "my heart goes thump when I climb the stairs but it settles straight away",
     "I turned a blind eye to the ironing and did my stretches instead",
     "fainted once at school about 20 yrs ago, can I do spin?",
     "my legs went heavy in the heat but were back to usual once I cooled down",
