@@ -161,7 +161,8 @@ def evaluate(name: str, sets: Dict[str, Dict[str, List[str]]], parses: Dict[str,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "assistant.tar.gz")
-    parser.add_argument("--show-misses", action="store_true", help="print every message that missed its target")
+    parser.add_argument("--show-misses", action="store_true",
+                        help="print every development message that missed its target (never a sealed one)")
     parser.add_argument("--development-only", action="store_true", help="skip the sealed set (while tuning)")
     args = parser.parse_args()
 
@@ -181,7 +182,9 @@ def main() -> int:
     same_advice = {f"faq/{a.common_question}": a.category for a in content.load().safety.values() if a.common_question}
     below = []
     for name, sets in named.items():
-        figures = evaluate(name, sets, parses, crisis_line, safety_answer, same_advice, args.show_misses)
+        # a sealed message is never printed: the set stays unread until it is opened as development
+        figures = evaluate(name, sets, parses, crisis_line, safety_answer, same_advice,
+                           args.show_misses and name != "sealed")
         below += report(f"safety gates, {name} set", [
             Gate(gate, value, target, floor, higher)
             for (gate, (target, higher)), value, floor in zip(TARGETS.items(), figures, FLOORS[name])

@@ -104,7 +104,8 @@ def test_conversation_turns_get_the_right_answer(assistant, name):
     total, correct, wrong = run_set(assistant, SETS[name])
     share = correct / total
     print(f"\n{name} conversations: {correct}/{total} turns right = {share:.1%}")
-    for line in wrong:
-        print("    " + line)
+    if name != "sealed":  # a sealed turn is never printed: the set stays unread until it is opened
+        for line in wrong:
+            print("    " + line)
     below = report(f"conversation gate, {name} set", [Gate("turns with the right topic and facet", share, TARGET, FLOORS[name])])
     assert not below, f"{share:.1%} of {name} turns right, below the floor {FLOORS[name]:.0%} (target {TARGET:.0%})"
