@@ -24,7 +24,7 @@ from scripts.gates import Gate, former_sealed, report
 
 # The target, and the floor the build holds each set to today (scripts/gates.py).
 TARGET = 0.95
-FLOORS = {"development": 0.83, "sealed": 0.84}
+FLOORS = {"development": 0.82, "sealed": 0.835}
 SETS = {
     "development": [ROOT / "tests" / "conversations_dev.yml"] + former_sealed(ROOT / "tests", "conversations_"),
     "sealed": [ROOT / "tests" / "sealed" / "conversations.yml"],
