@@ -198,7 +198,8 @@ def test_indirect_suicidal_phrasing_is_suicide(detect, message):
 
 @pytest.mark.parametrize("message", [
     "I don't want to die",  # an explicit statement about dying: no negation escape
-    "I'm not suicidal but everyone would be better off without me",  # the denial covers only the word
+    "I'm not suicidal, just fed up",  # when in doubt, flag
+    "I'm not suicidal but everyone would be better off without me",
     "if my MS gets worse I'll take all my pills",
     "i tried to kill myself last year and i feel like that again",  # a recent past still counts
     "years ago i was fine, now i want to end it all",  # "years ago" covers only its own part
@@ -206,14 +207,6 @@ def test_indirect_suicidal_phrasing_is_suicide(detect, message):
 def test_suicide_is_never_cancelled(detect, message):
     flag = detect(message)
     assert flag is not None and flag.category == "suicide", describe(flag)
-
-
-@pytest.mark.parametrize("message", [
-    "I'm not suicidal, just fed up",  # said outright; the words around it are still read
-    "she's not suicidal, she's just bored of the same exercises",
-])
-def test_an_outright_denial_of_being_suicidal_is_not_a_red_flag(detect, message):
-    assert detect(message) is None, describe(detect(message))
 
 
 @pytest.mark.parametrize("message", [
@@ -286,6 +279,11 @@ OWN_RED_FLAGS = [
     ("I've worked out how many of my pills it would take", "suicide"),
     ("he's been scalding his arms in the shower", "suicide"),
     ("been taking triple doses of my baclofen", "overdose"),
+    # a mask or cue must never hide a real emergency said next to it
+    ("I took 30 paracetamol for my headache", "overdose"),
+    ("can you overdose on baclofen? I took 15 this morning", "overdose"),
+    ("my GP asked if I'd ever had thoughts of ending my life. I have, every day.", "suicide"),
+    ("could getting this crushing chest pain be my MS?", "chest"),
     ("I've got a chest infection and a temperature, can I still go to the pool or will I spread it?", "fever_exercise"),
     ("my grandson passed me his cold, can I still go to my exersise class", "fever_exercise"),
     ("my chest hurts and it's going down my arm", "chest"),
@@ -376,14 +374,19 @@ OWN_RED_FLAGS = [
 
 OWN_BENIGN = [
     # from what development batch 13 showed (own wording)
-    "to be clear I am not suicidal, I just hate the stairs",
-    "the doctor asked whether I'd ever had thoughts of ending my life, why ask that?",
-    "what are the symptoms of poisoning in children?",
-    "can people overdose on vitamin C?",
     "I took ibuprofen for my headache this morning, can I do pilates?",
     "is backstroke easier than side stroke for weak arms?",
     "my enthusiasm for the gym has died a death",
     "doing double doses of physio this week, too much?",
+    "can I take double doses of vitamin D in winter?",
+    "my husband cuts up my food with a knife because of my tremor",
+    "I scalded my arm on the kettle, my hands are numb",
+    "one bulb just went dark in the gym",
+    "I could barely make it out of bed this morning",
+    "my mood has taken a nosedive and I can't manage to get up in the mornings",
+    "the new circuit class is brutal, I'm not getting out alive lol",
+    "I'm not planning to be around for the class on Tuesday",
+    "I've been squeezing the stress ball and now the ache is going up my arm",
     "I ate a whole packet of hobnobs after my walk",
     "my heart goes thump when I climb the stairs but it settles straight away",
     "I turned a blind eye to the ironing and did my stretches instead",
