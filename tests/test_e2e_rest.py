@@ -156,7 +156,7 @@ def test_red_flags_get_the_emergency_answer_at_any_point(assistant, content_data
 # Words no rule knows, which the trained safety net reads as a sight problem (vision, score 0.97
 # with the model of this commit) and DIET otherwise as a flexibility question. If a retrain moves
 # either, pick another message of that kind: the test is of the check's flow.
-SUSPECTED = "my eye has gone funny and everything looks strange, is yoga ok?"
+SUSPECTED = "my eye has gone funny and everything looks strange, are yoga stretches ok?"
 
 
 def test_a_suspected_red_flag_gets_the_check_and_the_answer_to_it_decides(assistant, content_data):
