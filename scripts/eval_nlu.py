@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 from names import FALLBACK_INTENT as FALLBACK
-from scripts.gates import Gate, former_sealed, report
+from scripts.gates import Gate, former_sealed, may_print_items, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,7 +139,7 @@ def main() -> int:
     below = []
     for name, items in sets.items():
         # a sealed message is never printed: the set stays unread until it is opened as development
-        figures = evaluate(name, items, parses, in_scope, args.show_errors and name != "sealed")
+        figures = evaluate(name, items, parses, in_scope, args.show_errors and may_print_items(name))
         below += report(f"understanding gates, {name} set", [
             Gate(gate, value, target, floor, higher, percent)
             for (gate, (target, higher, percent)), value, floor in zip(TARGETS.items(), figures, FLOORS[name])

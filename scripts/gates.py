@@ -50,6 +50,15 @@ def report(title: str, gates: Iterable[Gate]) -> List[Gate]:
     return [gate for gate in gates if not gate.meets_floor]
 
 
+SEALED = "sealed"
+
+
+def may_print_items(set_name: str) -> bool:
+    """Whether a gate may print the messages it got wrong: never for the sealed set, which stays
+    unread until it is opened as development (tests/sealed/README.md); only its totals are shown."""
+    return set_name != SEALED
+
+
 def former_sealed(directory: Path, prefix: str) -> List[Path]:
     """The development files that were sealed batches (`<prefix>former_sealed_<n>.yml`), by batch:
     each batch joins the development sets when it is opened, with no list to edit."""

@@ -20,7 +20,7 @@ import yaml
 import content
 from conftest import ROOT
 from names import ANSWERED_SLOT, FALLBACK_ACTION, SAFETY_KEY
-from scripts.gates import Gate, former_sealed, report
+from scripts.gates import Gate, former_sealed, may_print_items, report
 
 # The target, and the floor the build holds each set to today (scripts/gates.py).
 TARGET = 0.95
@@ -104,7 +104,7 @@ def test_conversation_turns_get_the_right_answer(assistant, name):
     total, correct, wrong = run_set(assistant, SETS[name])
     share = correct / total
     print(f"\n{name} conversations: {correct}/{total} turns right = {share:.1%}")
-    if name != "sealed":  # a sealed turn is never printed: the set stays unread until it is opened
+    if may_print_items(name):
         for line in wrong:
             print("    " + line)
     below = report(f"conversation gate, {name} set", [Gate("turns with the right topic and facet", share, TARGET, FLOORS[name])])
