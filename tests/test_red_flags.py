@@ -370,6 +370,30 @@ OWN_RED_FLAGS = [
     ("dizzzzy after the rowing machine", "dizziness"),
     ("a little faint-ish on the treadmill, no pain", "dizziness"),
     ("i've got a temp, ok to go to my usual yoga class?", "fever_exercise"),
+    # from what development batch 14 showed (own wording)
+    ("my left side of the body has gone dead all at once", "stroke"),
+    ("grandad's face looks wonky and his arm won't lift", "stroke"),
+    ("he's struggling to get his words out and his hand has gone weak", "stroke"),
+    ("my mother became confused out of the blue an hour ago", "stroke"),
+    ("a dark patch came over the middle of my eye", "vision"),
+    ("it's like something is blocking the top half of my sight", "vision"),
+    ("dad went over in the garden and his wrist is bent the wrong way", "fall"),
+    ("i'm on the bathroom floor and my hip is killing me", "fall"),
+    ("face planted on the drive and my nose is bleeding", "fall"),
+    ("my feet feel like lead since the weekend", "relapse"),
+    ("day 3 of numb hands and it's not wearing off", "relapse"),
+    ("my balance has gone to pieces over the last 3 days", "relapse"),
+    ("legs weak. 4 days. sleep not helping", "relapse"),
+    ("flu and now i'm having trouble moving my legs", "infection"),
+    ("bad tooth abscess and my tingling is much worse", "infection"),
+    ("she's got a bladder infection and has gone off her legs", "infection"),
+    ("od'd on my pills", "overdose"),
+    ("took a massive amount of my sleeping tablets and now she's hard to wake", "overdose"),
+    ("i've made a plan and i'm going to do it tonight", "suicide"),
+    ("heart still pounding and irregular an hour after my walk", "chest"),
+    ("elephant on my chest lol but seriously it really hurts", "chest"),
+    ("felt dizzy on the bike and had to stop until it passed", "dizziness"),
+    ("caught my grandson's cold, can i still go to aqua aerobics?", "fever_exercise"),
 ]
 
 OWN_BENIGN = [
@@ -452,6 +476,14 @@ OWN_BENIGN = [
     "thinking about ending my gym membership, is a home workout enough?",
     "any tips to speed things up on the stairs?",
     "got cabin fever, any ideas for indoor exercise?",
+    # from what development batch 14 showed (own wording)
+    "bless your heart for replying so quick",
+    "i almost fainted when i saw the bill for the gym",
+    "the print on this leaflet is very faint, can you tell me the exercises?",
+    "is a pseudo relapse the same as a real one?",
+    "my arms went heavy after the weights but it was gone by the next morning",
+    "your last answer was gibberish to me",
+    "the lump on my knee has been there for years, is squatting ok?",
 ]
 
 
