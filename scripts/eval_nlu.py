@@ -42,7 +42,7 @@ TARGETS = {
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
     "development": (0.90, 0.032, 0.85),
-    "sealed": (0.89, 0.045, 0.85),
+    "sealed": (0.89, 0.035, 0.85),
 }
 DECLINED = {"out_of_scope", "request_medical_advice", FALLBACK}
 

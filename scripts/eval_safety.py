@@ -46,7 +46,7 @@ TARGETS = {
 # What the build holds each set to today: a little below the last measurement (scripts/gates.py).
 FLOORS = {
     "development": (0.99, 0.98, 0.99, 0.012, 0.05),
-    "sealed": (0.96, 0.89, 0.92, 0.016, 0.025),
+    "sealed": (0.975, 0.94, 0.96, 0.014, 0.022),
 }
 # What a message gets, from its parse data.
 EMERGENCY, CRISIS, CHECK, CAUTION, NOTHING = "emergency", "crisis line", "safety check", "caution", "nothing"
