@@ -394,6 +394,12 @@ OWN_RED_FLAGS = [
     ("elephant on my chest lol but seriously it really hurts", "chest"),
     ("felt dizzy on the bike and had to stop until it passed", "dizziness"),
     ("caught my grandson's cold, can i still go to aqua aerobics?", "fever_exercise"),
+    # a review of the batch-14 masks and cues: emergencies said next to them
+    ("my arm went numb suddenly, i'm hoping it's better by the evening", "stroke"),
+    ("vision in my left eye went dark yesterday, wasn't better by the morning", "vision"),
+    ("asking for my holiday my chest has been tight and painful since this morning", "chest"),
+    ("doing my handwriting exercises and i went so faint i had to lie down", "dizziness"),
+    ("she's been veering to one side for 3 days", "relapse"),
 ]
 
 OWN_BENIGN = [
@@ -484,6 +490,18 @@ OWN_BENIGN = [
     "my arms went heavy after the weights but it was gone by the next morning",
     "your last answer was gibberish to me",
     "the lump on my knee has been there for years, is squatting ok?",
+    # a review of the batch-14 phrases: everyday words next to them
+    "i feel odd on my new tablets, is that a side effect?",
+    "got a plan and i'm actually going to do it this time, 10 minutes walking a day",
+    "i went over the exercises with my physio because my knee hurts when i do squats",
+    "mum's been down for weeks since dad died, no better really",
+    "my son has a stammer and struggles to get his words out",
+    "the app suddenly started spewing gibberish",
+    "my eye drops have stopped working for the dryness",
+    "my new glasses are blocking part of my vision at the side",
+    "my car's been pulling to one side for 3 days",
+    "my weight is still the same and my legs feel heavy at the end of the day",
+    "the dog's got an abscess and my legs are tingly from the stress",
 ]
 
 
