@@ -138,7 +138,6 @@ def main() -> int:
     parses = dict(zip(texts, asyncio.run(parse_all(args.model, texts))))
     below = []
     for name, items in sets.items():
-        # a sealed message is never printed: the set stays unread until it is opened as development
         figures = evaluate(name, items, parses, in_scope, args.show_errors and may_print_items(name))
         below += report(f"understanding gates, {name} set", [
             Gate(gate, value, target, floor, higher, percent)

@@ -182,7 +182,6 @@ def main() -> int:
     same_advice = {f"faq/{a.common_question}": a.category for a in content.load().safety.values() if a.common_question}
     below = []
     for name, sets in named.items():
-        # a sealed message is never printed: the set stays unread until it is opened as development
         figures = evaluate(name, sets, parses, crisis_line, safety_answer, same_advice,
                            args.show_misses and may_print_items(name))
         below += report(f"safety gates, {name} set", [
